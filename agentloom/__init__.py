@@ -1,0 +1,61 @@
+"""agentloom: agents that scale reasoning wide and deep under a budget, on LangGraph.
+
+The public API is small and stable; everything else lives in its subpackage
+(``agentloom.models``, ``.tools``, ``.memory``, ``.planners``, ``.agents``, ``.graph``,
+``.research``). Heavy modules load on first use so ``import agentloom`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+# litellm must never fetch its price map from the network; set before it is ever imported.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from agentloom.budget import Budget  # noqa: E402
+from agentloom.errors import AgentloomError, BudgetExceeded  # noqa: E402
+from agentloom.result import Result  # noqa: E402
+from agentloom.tools.base import tool  # noqa: E402
+
+if TYPE_CHECKING:
+    from agentloom.agents.agent import Agent
+    from agentloom.graph.builder import Graph
+    from agentloom.graph.loader import load_graph
+    from agentloom.memory.bank import MemoryBank
+    from agentloom.research.run import research
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "AgentloomError",
+    "Budget",
+    "BudgetExceeded",
+    "Graph",
+    "MemoryBank",
+    "Result",
+    "__version__",
+    "load_graph",
+    "research",
+    "tool",
+]
+
+_LAZY = {
+    "Agent": "agentloom.agents.agent",
+    "Graph": "agentloom.graph.builder",
+    "load_graph": "agentloom.graph.loader",
+    "MemoryBank": "agentloom.memory.bank",
+    "research": "agentloom.research.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentloom' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,24 @@
+"""Where agentloom keeps its files: ``.loom/`` under the working directory unless overridden."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["loom_home", "set_home"]
+
+_override: Path | None = None
+
+
+def set_home(path: str | Path | None) -> None:
+    """Point every store at ``path`` (the CLI's ``--home``); ``None`` restores the default."""
+    global _override
+    _override = Path(path) if path is not None else None
+
+
+def loom_home() -> Path:
+    """``--home``, else ``$AGENTLOOM_HOME``, else ``./.loom``."""
+    if _override is not None:
+        return _override
+    env = os.environ.get("AGENTLOOM_HOME")
+    return Path(env) if env else Path.cwd() / ".loom"

@@ -1,0 +1,99 @@
+"""``run_scope``: start a recorded run (or a nested span of the current one) around some work.
+
+Agents, graphs and research all run through it, so every run gets the same run-store record,
+budget ledger and context, and a run nested inside another records into its parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentloom import tracing
+from agentloom.budget import Budget
+from agentloom.errors import BudgetExceeded, RunInterrupted
+from agentloom.runstore import RunStore
+
+__all__ = ["RunScope", "run_scope"]
+
+
+@dataclass
+class RunScope:
+    """The handle a run body fills in: ``output``, ``status``, ``meta`` are written at the end."""
+
+    ctx: tracing.RunContext
+    budget: Budget
+    nested: bool
+    output: Any = None
+    status: str = "ok"
+    meta: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.ctx.run_id
+
+
+@asynccontextmanager
+async def run_scope(
+    kind: str,
+    name: str,
+    input: Any,
+    *,
+    budget: Budget | None = None,
+    run_id: str | None = None,
+    store: RunStore | None = None,
+    team: str | None = None,
+    memory: Any = None,
+    listeners: list[Callable[[dict[str, Any]], None]] | None = None,
+    resume: bool = False,
+) -> AsyncIterator[RunScope]:
+    """A top-level run (new record in the store) or, inside a run, a child span with a child
+    budget. The run's final status is ``scope.status`` unless the body raises."""
+    parent = tracing.current()
+    if parent is not None and run_id is None:
+        child_budget = budget if budget is not None else (parent.budget.child(name) if parent.budget else Budget(name=name))
+        with tracing.span(kind, name, team=team) as ctx:
+            ctx.budget = child_budget
+            if memory is not None:
+                ctx.memory = memory
+            yield RunScope(ctx, child_budget, nested=True)
+        return
+
+    own_store = store is None
+    store = store or RunStore()
+    budget = budget if budget is not None else Budget()
+    if resume and run_id is not None:
+        store.resume_run(run_id)
+    else:
+        run_id = store.create_run(kind, name=name, input=input, run_id=run_id)
+    assert run_id is not None
+    ctx = tracing.RunContext(run_id=run_id, store=store, budget=budget, team=team, memory=memory, listeners=list(listeners or []))
+    budget.on_charge(tracing.ledger_sink(ctx))
+    scope = RunScope(ctx, budget, nested=False)
+    try:
+        with tracing.use(ctx):
+            yield scope
+    except BudgetExceeded as exc:
+        store.finish_run(run_id, "budget_exhausted", output=scope.output, usage=_usage(budget, scope), error=exc.one_line(), meta=scope.meta)
+        raise
+    except (asyncio.CancelledError, KeyboardInterrupt, RunInterrupted):
+        store.finish_run(run_id, "interrupted", output=scope.output, usage=_usage(budget, scope), error="interrupted", meta=scope.meta)
+        raise
+    except BaseException as exc:
+        store.finish_run(run_id, "failed", output=scope.output, usage=_usage(budget, scope), error=f"{type(exc).__name__}: {exc}", meta=scope.meta)
+        raise
+    else:
+        store.finish_run(run_id, scope.status, output=scope.output, usage=_usage(budget, scope), meta=scope.meta)
+    finally:
+        if own_store:
+            store.close()
+
+
+def _usage(budget: Budget, scope: RunScope) -> dict[str, Any]:
+    if scope.usage is not None:
+        return scope.usage
+    return budget.spent.to_dict() | {"wall_s": round(budget.elapsed(), 4)}

@@ -1,0 +1,380 @@
+"""Budget tree: hard limits checked by reservation *before* every call, a ledger of every charge.
+
+A call reserves its worst-case cost (prompt tokens plus ``max_tokens`` at the model's price)
+on its budget and on every ancestor; the reservation fails with :class:`BudgetExceeded` if any
+limit would be passed, so parallel calls can never overshoot a limit together. After the call,
+``settle`` replaces the reservation with the actual cost; on cancel, ``release`` frees it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from agentloom.errors import BudgetExceeded, ConfigError
+
+__all__ = [
+    "LIMIT_NAMES",
+    "Budget",
+    "BudgetReport",
+    "Cost",
+    "LedgerRow",
+    "Price",
+    "Reservation",
+]
+
+LIMIT_NAMES = ("usd", "input_tokens", "output_tokens", "tokens", "llm_calls", "tool_calls", "seconds")
+
+
+@dataclass(slots=True)
+class Cost:
+    """An amount of spend along every metered dimension."""
+
+    usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    llm_calls: int = 0
+    tool_calls: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(
+            self.usd + other.usd,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.llm_calls + other.llm_calls,
+            self.tool_calls + other.tool_calls,
+        )
+
+    def __sub__(self, other: Cost) -> Cost:
+        return Cost(
+            self.usd - other.usd,
+            self.input_tokens - other.input_tokens,
+            self.output_tokens - other.output_tokens,
+            self.llm_calls - other.llm_calls,
+            self.tool_calls - other.tool_calls,
+        )
+
+    def get(self, name: str) -> float:
+        """The amount for a limit name (``tokens`` is input plus output)."""
+        if name == "tokens":
+            return self.tokens
+        return float(getattr(self, name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"tokens": self.tokens}
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per token; ``cached_input`` defaults to the input price."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+
+    def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        uncached = max(0, input_tokens - cached_tokens)
+        return uncached * self.input + cached_tokens * cached_price + output_tokens * self.output
+
+
+@dataclass(slots=True)
+class Reservation:
+    """A hold on a budget for one call; settle it with the actual cost or release it."""
+
+    budget: Budget
+    amount: Cost
+    what: str
+    id: int
+    done: bool = False
+
+    def settle(self, actual: Cost) -> None:
+        self.budget.settle(self, actual)
+
+    def release(self) -> None:
+        self.budget.release(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """One charge or release, as written to the run store's ledger."""
+
+    budget: str
+    action: str  # "settle" | "release"
+    what: str
+    amount: dict[str, Any]
+    at: float
+
+
+@dataclass
+class BudgetReport:
+    """Spend per branch, as a tree."""
+
+    name: str
+    limits: dict[str, float | None]
+    spent: dict[str, Any]
+    reserved: dict[str, Any]
+    elapsed_s: float
+    children: list[BudgetReport] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "limits": self.limits,
+            "spent": self.spent,
+            "reserved": self.reserved,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "children": [c.to_dict() for c in self.children],
+        }
+
+    def render(self, indent: int = 0) -> str:
+        """A plain-text tree: one line per budget with its spend against its limits."""
+        parts = []
+        for name in LIMIT_NAMES:
+            if name == "seconds":
+                continue
+            value = self.spent.get(name, 0)
+            limit = self.limits.get(name)
+            if not value and limit is None:
+                continue
+            shown = f"{value:.4f}" if name == "usd" else str(value)
+            parts.append(f"{name}={shown}" + (f"/{limit:g}" if limit is not None else ""))
+        line = "  " * indent + f"{self.name}: " + (", ".join(parts) or "nothing spent")
+        return "\n".join([line, *(c.render(indent + 1) for c in self.children)])
+
+
+_ids = itertools.count(1)
+
+
+class Budget:
+    """Hard limits on usd, tokens, calls and seconds for a run or a branch of it.
+
+    Any limit may be ``None`` (unlimited). ``child()`` makes a branch budget whose spend also
+    counts against every ancestor, so a branch is always capped by its parent's remainder.
+    Thread- and asyncio-safe: every check-and-reserve happens under one lock per tree.
+    """
+
+    def __init__(
+        self,
+        usd: float | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        tokens: int | None = None,
+        llm_calls: int | None = None,
+        tool_calls: int | None = None,
+        seconds: float | None = None,
+        *,
+        name: str = "root",
+        _parent: Budget | None = None,
+    ) -> None:
+        limits = {
+            "usd": usd,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "tokens": tokens,
+            "llm_calls": llm_calls,
+            "tool_calls": tool_calls,
+            "seconds": seconds,
+        }
+        for key, value in limits.items():
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"budget limit {key}={value!r} must be a number or None")
+            if value < 0:
+                raise ConfigError(f"budget limit {key}={value} is negative; use a positive limit or None")
+        self.name = name
+        self.limits: dict[str, float | None] = limits
+        self.parent = _parent
+        self.children: list[Budget] = []
+        self.spent = Cost()
+        self.reserved = Cost()
+        self.started = time.monotonic()
+        self._lock: threading.Lock = _parent._lock if _parent is not None else threading.Lock()
+        self._ledger: list[LedgerRow] = [] if _parent is None else _parent._ledger
+        self._sinks: list[Callable[[LedgerRow], None]] = [] if _parent is None else _parent._sinks
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_limits(cls, limits: dict[str, Any] | None, *, name: str = "root") -> Budget:
+        """Build from a mapping such as a YAML ``budget:`` block; unknown keys are an error."""
+        limits = dict(limits or {})
+        unknown = sorted(set(limits) - set(LIMIT_NAMES))
+        if unknown:
+            raise ConfigError(f"unknown budget limit(s) {', '.join(unknown)}; known: {', '.join(LIMIT_NAMES)}")
+        return cls(**limits, name=name)
+
+    def child(self, name: str | None = None, **limits: float | None) -> Budget:
+        """A branch budget; its spend also counts against this one (and all ancestors)."""
+        unknown = sorted(set(limits) - set(LIMIT_NAMES))
+        if unknown:
+            raise ConfigError(f"unknown budget limit(s) {', '.join(unknown)}")
+        with self._lock:
+            remaining = self._remaining_locked()
+            capped: dict[str, Any] = {}
+            for key in LIMIT_NAMES:
+                own = limits.get(key)
+                rem = remaining.get(key)
+                if own is None:
+                    capped[key] = None
+                else:
+                    capped[key] = own if rem is None else min(own, max(rem, 0))
+            child = Budget(**capped, name=name or f"{self.name}.{len(self.children) + 1}", _parent=self)
+            self.children.append(child)
+        return child
+
+    def on_charge(self, sink: Callable[[LedgerRow], None]) -> None:
+        """Call ``sink`` with every ledger row of this tree (the run store attaches here)."""
+        self._sinks.append(sink)
+
+    # ----------------------------------------------------------------- reservations
+    def _path(self) -> Iterator[Budget]:
+        node: Budget | None = self
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def reserve(self, estimate: Cost, *, what: str = "") -> Reservation:
+        """Hold ``estimate`` on this budget and its ancestors, or raise ``BudgetExceeded``."""
+        now = time.monotonic()
+        with self._lock:
+            for node in self._path():
+                limit_s = node.limits["seconds"]
+                if limit_s is not None and now - node.started >= limit_s:
+                    raise BudgetExceeded(
+                        f"budget '{node.name}' ran out of time ({limit_s:g}s) before {what or 'a call'}",
+                        limit="seconds",
+                        budget=node.name,
+                    )
+                for key in ("usd", "input_tokens", "output_tokens", "tokens", "llm_calls", "tool_calls"):
+                    limit = node.limits[key]
+                    if limit is None:
+                        continue
+                    need = node.spent.get(key) + node.reserved.get(key) + estimate.get(key)
+                    if need > limit + 1e-12:
+                        raise BudgetExceeded(
+                            f"budget '{node.name}' cannot cover {what or 'a call'}: {key} would reach "
+                            f"{need:g} of {limit:g}",
+                            limit=key,
+                            budget=node.name,
+                        )
+            for node in self._path():
+                node.reserved = node.reserved + estimate
+        return Reservation(self, estimate, what, next(_ids))
+
+    def settle(self, reservation: Reservation, actual: Cost) -> None:
+        """Replace a reservation by what the call actually cost."""
+        with self._lock:
+            if reservation.done:
+                return
+            reservation.done = True
+            for node in self._path():
+                node.reserved = node.reserved - reservation.amount
+                node.spent = node.spent + actual
+        self._log("settle", reservation.what, actual)
+
+    def release(self, reservation: Reservation) -> None:
+        """Free a reservation whose call was cancelled or never sent."""
+        with self._lock:
+            if reservation.done:
+                return
+            reservation.done = True
+            for node in self._path():
+                node.reserved = node.reserved - reservation.amount
+        self._log("release", reservation.what, reservation.amount)
+
+    def charge(self, actual: Cost, *, what: str = "") -> None:
+        """Reserve and settle in one step, for costs known only after the fact."""
+        self.settle(self.reserve(actual, what=what), actual)
+
+    @contextmanager
+    def hold(self, estimate: Cost, *, what: str = "") -> Iterator[Reservation]:
+        """Reserve for the body; release if it raises before settling."""
+        reservation = self.reserve(estimate, what=what)
+        try:
+            yield reservation
+        finally:
+            if not reservation.done:
+                self.release(reservation)
+
+    def _log(self, action: str, what: str, amount: Cost) -> None:
+        row = LedgerRow(self.name, action, what, amount.to_dict(), time.time())
+        self._ledger.append(row)
+        for sink in list(self._sinks):
+            sink(row)
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def ledger(self) -> list[LedgerRow]:
+        return list(self._ledger)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _remaining_locked(self) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for key in LIMIT_NAMES:
+            best: float | None = None
+            for node in self._path():
+                limit = node.limits[key]
+                if limit is None:
+                    continue
+                if key == "seconds":
+                    rem = limit - (time.monotonic() - node.started)
+                else:
+                    rem = limit - node.spent.get(key) - node.reserved.get(key)
+                best = rem if best is None else min(best, rem)
+            out[key] = best
+        return out
+
+    def remaining(self) -> dict[str, float | None]:
+        """What is left per limit, the tightest along the path to the root (None = unlimited)."""
+        with self._lock:
+            return self._remaining_locked()
+
+    def remaining_fraction(self) -> float:
+        """The smallest fraction left of any limited dimension along the path; 1.0 if unlimited."""
+        with self._lock:
+            frac = 1.0
+            for node in self._path():
+                for key in LIMIT_NAMES:
+                    limit = node.limits[key]
+                    if limit is None:
+                        continue
+                    if key == "seconds":
+                        used = time.monotonic() - node.started
+                    else:
+                        used = node.spent.get(key) + node.reserved.get(key)
+                    frac = min(frac, 1.0 if limit == 0 and used == 0 else max(0.0, 1 - used / limit) if limit else 0.0)
+            return frac
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining_fraction() <= 0.0
+
+    def report(self) -> BudgetReport:
+        with self._lock:
+            return self._report_locked()
+
+    def _report_locked(self) -> BudgetReport:
+        return BudgetReport(
+            name=self.name,
+            limits=dict(self.limits),
+            spent=self.spent.to_dict(),
+            reserved=self.reserved.to_dict(),
+            elapsed_s=self.elapsed(),
+            children=[c._report_locked() for c in self.children],
+        )
+
+    def __repr__(self) -> str:
+        set_limits = ", ".join(f"{k}={v:g}" for k, v in self.limits.items() if v is not None)
+        return f"Budget({self.name!r}{', ' if set_limits else ''}{set_limits})"

@@ -1,0 +1,124 @@
+"""Every exception agentloom raises, in one tree so callers can catch at the level they need.
+
+::
+
+    AgentloomError                      base; ``exit_code`` maps to the CLI's exit codes
+    ├── UsageError                      bad input a user can fix (exit 2)
+    │   ├── ConfigError                 bad flag, value or setting
+    │   ├── SpecError                   graph YAML/Python spec errors, all of them, with file:line:col
+    │   ├── CorpusError                 corpus path missing, empty or unreadable
+    │   ├── ModelNotFoundError          unknown model name (provider's error translated)
+    │   ├── MissingAPIKeyError          remote model without its key; names the env var
+    │   ├── RunNotFoundError            --resume / runs show with an unknown run id
+    │   └── StoreError                  corrupt or foreign SQLite file; names the file
+    ├── BudgetExceeded                  a reservation could not be made (exit 3)
+    ├── ModelError                      a model call failed; carries attempts and usage (exit 1)
+    │   ├── ModelHTTPError              non-retryable HTTP error (400/401/404...) or retries exhausted
+    │   └── ModelOutputError            structured output still invalid after one repair
+    ├── ToolError                       a tool failed in a way the caller asked to raise
+    ├── PlanError                       a plan stayed invalid after one repair
+    ├── VerifierError                   a verifier/crossover node could not run (e.g. no candidates)
+    └── RunInterrupted                  Ctrl-C / cancellation; the run is resumable (exit 130)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AgentloomError(Exception):
+    """Base of every agentloom error. ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = 1
+
+    def one_line(self) -> str:
+        """The error as a single line, for the CLI and logs."""
+        return " ".join(str(self).split()) or type(self).__name__
+
+
+class UsageError(AgentloomError):
+    """Input the user can fix: a flag, a file, a setting."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A bad value or setting (negative budget, unknown schedule, width of 0 ...)."""
+
+
+class SpecError(UsageError):
+    """A graph spec is invalid. ``problems`` holds every ``file:line:col: CODE message``."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+    def one_line(self) -> str:
+        return "; ".join(self.problems)
+
+
+class CorpusError(UsageError):
+    """A corpus path does not exist, or holds no readable file."""
+
+
+class ModelNotFoundError(UsageError):
+    """The model name is not known to the provider or to litellm."""
+
+
+class MissingAPIKeyError(UsageError):
+    """A remote model was chosen but its API key is not set."""
+
+
+class RunNotFoundError(UsageError):
+    """No run with that id in the run store."""
+
+
+class StoreError(UsageError):
+    """A SQLite file is corrupt or is not one of ours; it is never silently recreated."""
+
+
+class BudgetExceeded(AgentloomError):
+    """A call could not be reserved within the budget; raised before the call is made."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, limit: str | None = None, budget: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.budget = budget
+
+
+class ModelError(AgentloomError):
+    """A model call failed. Carries how many attempts were made and the usage they spent."""
+
+    def __init__(self, message: str, *, attempts: int = 0, usage: Any = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.usage = usage
+        self.status = status
+
+
+class ModelHTTPError(ModelError):
+    """The provider answered with an error that is not retried, or retries ran out."""
+
+
+class ModelOutputError(ModelError):
+    """Structured output did not validate, even after one repair request."""
+
+
+class ToolError(AgentloomError):
+    """A tool failed and the caller asked for an exception rather than an error result."""
+
+
+class PlanError(AgentloomError):
+    """A plan (DAG, width schedule) is invalid and could not be repaired."""
+
+
+class VerifierError(AgentloomError):
+    """A verifier or crossover node could not run, e.g. it received no candidates."""
+
+
+class RunInterrupted(AgentloomError):
+    """The run was cancelled (Ctrl-C); what was recorded stays and the run can be resumed."""
+
+    exit_code = 130

@@ -1,0 +1,338 @@
+"""``ModelBase``: what every model gets for free around its single HTTP (or local) attempt.
+
+Per attempt: a budget reservation *before* the call (worst case: prompt tokens plus
+``max_tokens`` at the model's price), settlement after, a ``model_call`` event in the run
+store. Around attempts: tenacity retries on 429/5xx/connection errors/timeouts with
+exponential backoff and jitter, honouring ``Retry-After``. After: structured output validated
+against the request's pydantic type, with one repair request, else ``ModelOutputError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from agentloom import tracing
+from agentloom.budget import Budget, Cost, Price
+from agentloom.errors import ModelError, ModelHTTPError, ModelOutputError
+from agentloom.models.types import Completion, Message, ModelRequest, Usage
+
+__all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "parse_structured"]
+
+DEFAULT_MAX_TOKENS = 4096
+
+
+class TransientModelError(Exception):
+    """An attempt failed in a way worth retrying (429, 5xx, connection error, timeout)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def estimate_input_tokens(request: ModelRequest) -> int:
+    """A conservative token count for the prompt: about 3 characters a token plus overhead."""
+    chars = 0
+    for message in request.messages:
+        chars += len(message.content or "") + 16
+        for call in message.tool_calls:
+            chars += len(call.name) + len(call.arguments) + 16
+    if request.tools:
+        chars += len(json.dumps(request.tools))
+    if request.output_type is not None:
+        chars += len(json.dumps(request.output_type.model_json_schema()))
+    return chars // 3 + 8
+
+
+def _strip_fences(text: str) -> str:
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else text[3:]
+        if text.rstrip().endswith("```"):
+            text = text.rstrip()[:-3]
+    return text.strip()
+
+
+def parse_structured(text: str | None, output_type: type[BaseModel]) -> BaseModel:
+    """Validate a completion's text as ``output_type``; raises ``ValueError`` with the problems."""
+    if not text:
+        raise ValueError("the response was empty; expected a JSON object")
+    try:
+        return output_type.model_validate_json(_strip_fences(text))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:8]
+        )
+        raise ValueError(problems) from None
+
+
+class ModelBase:
+    """Base class for models: subclasses implement ``_attempt`` (one try, no retries).
+
+    ``max_retries`` counts retries after the first attempt. ``price`` overrides the per-token
+    price (USD); without it, the model's known price is used, and an unknown price gives a
+    cost of ``None`` rather than a guess.
+    """
+
+    name: str = "model"
+
+    def __init__(
+        self,
+        *,
+        max_retries: int = 3,
+        retry_initial_wait: float = 0.5,
+        retry_max_wait: float = 20.0,
+        price: Price | None = None,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    ) -> None:
+        if max_retries < 0:
+            from agentloom.errors import ConfigError
+
+            raise ConfigError(f"max_retries={max_retries} must be 0 or more")
+        self.max_retries = max_retries
+        self.retry_initial_wait = retry_initial_wait
+        self.retry_max_wait = retry_max_wait
+        self._price_override = price
+        self.default_max_tokens = default_max_tokens
+
+    # ----------------------------------------------------------------- hooks
+    async def _attempt(self, request: ModelRequest) -> Completion:
+        """One attempt. Raise ``TransientModelError`` to be retried, ``ModelError`` otherwise."""
+        raise NotImplementedError
+
+    async def _stream_attempt(self, request: ModelRequest) -> AsyncIterator[str]:
+        """Stream text deltas of one attempt; the default yields the whole text at once."""
+        completion = await self._attempt(request)
+        self._last_stream_completion = completion
+        yield completion.text or ""
+
+    def price(self) -> Price | None:
+        """USD per token, or None when unknown (cost is then reported as None)."""
+        return self._price_override
+
+    # ----------------------------------------------------------------- accounting
+    def estimate(self, request: ModelRequest) -> Cost:
+        """The worst-case cost of one attempt, reserved before it is sent."""
+        input_tokens = estimate_input_tokens(request)
+        output_tokens = request.max_tokens or self.default_max_tokens
+        price = self.price()
+        usd = price.cost(input_tokens, output_tokens) if price else 0.0
+        return Cost(usd=usd, input_tokens=input_tokens, output_tokens=output_tokens, llm_calls=1)
+
+    def usd_for(self, usage: Usage) -> float | None:
+        price = self.price()
+        if price is None:
+            return None
+        return price.cost(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+
+    # ----------------------------------------------------------------- the call
+    async def complete(self, request: ModelRequest) -> Completion:
+        """Complete ``request`` with budget, retries, recording and structured output."""
+        completion = await self._with_retries(request)
+        if request.output_type is None:
+            return completion
+        try:
+            completion.parsed = parse_structured(completion.text, request.output_type)
+            return completion
+        except ValueError as first:
+            repair = request.with_messages(
+                [
+                    *request.messages,
+                    Message("assistant", completion.text or ""),
+                    Message(
+                        "user",
+                        f"That output does not match the required schema ({first}). "
+                        "Reply with only a JSON object that matches the schema.",
+                    ),
+                ]
+            )
+            repair.metadata = dict(request.metadata, repair=str(first))
+            try:
+                second = await self._with_retries(repair)
+            except ModelError as exc:
+                exc.usage = completion.usage + exc.usage if isinstance(exc.usage, Usage) else completion.usage
+                raise
+            total = completion.usage + second.usage
+            try:
+                second.parsed = parse_structured(second.text, request.output_type)
+            except ValueError as again:
+                raise ModelOutputError(
+                    f"{self.name}: output for '{request.purpose}' did not match "
+                    f"{request.output_type.__name__} after one repair: {again}",
+                    attempts=total.attempts,
+                    usage=total,
+                ) from None
+            second.usage = total
+            return second
+
+    async def _with_retries(self, request: ModelRequest) -> Completion:
+        from tenacity import (
+            AsyncRetrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+            wait_exponential_jitter,
+        )
+
+        spent = Usage(usd=0.0 if self.price() is not None else None, attempts=0)
+        backoff = wait_exponential_jitter(initial=self.retry_initial_wait, max=self.retry_max_wait)
+
+        def wait(state: Any) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, TransientModelError) and exc.retry_after is not None:
+                return min(max(exc.retry_after, 0.0), 120.0)
+            return float(backoff(state))
+
+        attempt_no = 0
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.max_retries + 1),
+                wait=wait,
+                retry=retry_if_exception_type(TransientModelError),
+                reraise=True,
+            ):
+                with attempt:
+                    attempt_no += 1
+                    completion = await self._charged_attempt(request, attempt_no, spent)
+                    spent = spent + completion.usage
+                    spent.attempts = attempt_no
+                    completion.usage = Usage(**{**spent.to_dict(), "latency_s": spent.latency_s})
+                    return completion
+        except TransientModelError as exc:
+            spent.attempts = attempt_no
+            raise ModelHTTPError(
+                f"{self.name}: gave up after {attempt_no} attempts: {exc}",
+                attempts=attempt_no,
+                usage=spent,
+                status=exc.status,
+            ) from None
+        except ModelError as exc:
+            spent.attempts = attempt_no
+            exc.attempts = attempt_no
+            exc.usage = spent
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _charged_attempt(self, request: ModelRequest, attempt_no: int, spent: Usage) -> Completion:
+        ctx = tracing.current()
+        budget: Budget | None = ctx.budget if ctx else None
+        reservation = budget.reserve(self.estimate(request), what=f"model {self.name} ({request.purpose})") if budget else None
+        start_wall, start = time.time(), time.perf_counter()
+        try:
+            completion = await self._attempt(request)
+        except asyncio.CancelledError:
+            if reservation is not None:
+                reservation.release()
+            tracing.emit("model_call", self.name, start=start_wall, status="cancelled", data={"purpose": request.purpose})
+            raise
+        except BaseException as exc:
+            if reservation is not None:
+                reservation.settle(Cost(llm_calls=1))
+            tracing.emit(
+                "model_call",
+                self.name,
+                start=start_wall,
+                status="error",
+                data={"purpose": request.purpose, "attempt": attempt_no, "status": getattr(exc, "status", None)},
+                error=str(exc),
+            )
+            raise
+        usage = completion.usage
+        usage.latency_s = time.perf_counter() - start
+        usage.attempts = 1
+        if usage.usd == 0.0 or usage.usd is None:
+            usage.usd = self.usd_for(usage)
+        if reservation is not None:
+            reservation.settle(
+                Cost(
+                    usd=usage.usd or 0.0,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    llm_calls=1,
+                )
+            )
+        completion.model = completion.model or self.name
+        tracing.emit(
+            "model_call",
+            self.name,
+            start=start_wall,
+            data={
+                "purpose": request.purpose,
+                "attempt": attempt_no,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cached_tokens": usage.cached_tokens,
+                "usd": usage.usd,
+                "latency_s": round(usage.latency_s, 6),
+                "tool_calls": [c.name for c in completion.tool_calls],
+            },
+        )
+        return completion
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[str]:
+        """Stream text deltas (one attempt, charged like ``complete``); the usage of the
+        finished stream is left on ``self.last_stream_usage``."""
+        ctx = tracing.current()
+        budget = ctx.budget if ctx else None
+        reservation = budget.reserve(self.estimate(request), what=f"model {self.name} ({request.purpose}, stream)") if budget else None
+        start_wall = time.time()
+        pieces: list[str] = []
+        usage = Usage()
+        try:
+            async for delta in self._stream_attempt(request):
+                pieces.append(delta)
+                yield delta
+            last = getattr(self, "_last_stream_completion", None)
+            usage = last.usage if isinstance(last, Completion) else Usage()
+        except asyncio.CancelledError:
+            if reservation is not None:
+                reservation.release()
+            raise
+        except BaseException as exc:
+            if reservation is not None:
+                reservation.settle(Cost(llm_calls=1))
+            tracing.emit("model_call", self.name, start=start_wall, status="error", data={"purpose": request.purpose}, error=str(exc))
+            raise
+        usage.usd = self.usd_for(usage) if not usage.usd else usage.usd
+        self.last_stream_usage = usage
+        if reservation is not None:
+            reservation.settle(Cost(usd=usage.usd or 0.0, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, llm_calls=1))
+        tracing.emit(
+            "model_call",
+            self.name,
+            start=start_wall,
+            data={"purpose": request.purpose, "stream": True, "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "usd": usage.usd},
+        )
+
+
+async def call_model(model: Any, request: ModelRequest) -> Completion:
+    """Call any model: ``ModelBase`` subclasses do their own accounting; a bare ``Model``
+    implementation is charged here as one call."""
+    if isinstance(model, ModelBase):
+        return await model.complete(request)
+    ctx = tracing.current()
+    budget = ctx.budget if ctx else None
+    estimate = Cost(input_tokens=estimate_input_tokens(request), output_tokens=request.max_tokens or DEFAULT_MAX_TOKENS, llm_calls=1)
+    reservation = budget.reserve(estimate, what=f"model {getattr(model, 'name', 'model')}") if budget else None
+    start = time.time()
+    try:
+        completion: Completion = await model.complete(request)
+    except BaseException:
+        if reservation is not None:
+            reservation.release()
+        raise
+    if reservation is not None:
+        u = completion.usage
+        reservation.settle(Cost(usd=u.usd or 0.0, input_tokens=u.input_tokens, output_tokens=u.output_tokens, llm_calls=1))
+    tracing.emit("model_call", getattr(model, "name", "model"), start=start, data={"purpose": request.purpose})
+    if request.output_type is not None and completion.parsed is None:
+        try:
+            completion.parsed = parse_structured(completion.text, request.output_type)
+        except ValueError as exc:
+            raise ModelOutputError(f"output for '{request.purpose}' did not match {request.output_type.__name__}: {exc}") from None
+    return completion

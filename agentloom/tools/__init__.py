@@ -1,0 +1,40 @@
+"""Tools: ``@tool``, the ``ToolExecutor`` (batches and DAGs), and the built-in tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentloom.tools.base import Tool, ToolArgumentError, ToolResult, canonical_args, fingerprint, tool
+from agentloom.tools.executor import Task, ToolCache, ToolExecutor, references_in, resolve_references
+
+__all__ = [
+    "Task",
+    "Tool",
+    "ToolArgumentError",
+    "ToolCache",
+    "ToolExecutor",
+    "ToolResult",
+    "calculator",
+    "canonical_args",
+    "corpus_tools",
+    "CorpusIndex",
+    "fingerprint",
+    "references_in",
+    "resolve_references",
+    "tool",
+]
+
+_LAZY = {
+    "calculator": "agentloom.tools.calculator",
+    "corpus_tools": "agentloom.tools.corpus",
+    "CorpusIndex": "agentloom.tools.corpus",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentloom.tools' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

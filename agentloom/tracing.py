@@ -1,0 +1,147 @@
+"""The run context that flows with every asyncio task: run id, store, budget, team, span.
+
+LangGraph nodes, tool calls and model calls all run inside tasks that copy the current
+``contextvars`` context, so a branch started under a span records its events under it without
+every function having to pass the store and budget along.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentloom.budget import Budget, LedgerRow
+    from agentloom.runstore import RunStore
+
+__all__ = ["RunContext", "current", "use", "emit", "span", "new_span_id", "ledger_sink"]
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+def new_span_id() -> str:
+    return os.urandom(6).hex()
+
+
+@dataclass
+class RunContext:
+    """Where events go and what they are charged to, for the code running now."""
+
+    run_id: str = ""
+    store: RunStore | None = None
+    budget: Budget | None = None
+    team: str | None = None
+    span_id: str | None = None
+    memory: Any = None
+    listeners: list[Listener] = field(default_factory=list)
+
+    def derive(self, **changes: Any) -> RunContext:
+        return replace(self, **changes)
+
+
+_current: ContextVar[RunContext | None] = ContextVar("agentloom_run", default=None)
+
+
+def current() -> RunContext | None:
+    """The run context of the running code, or None outside any run."""
+    return _current.get()
+
+
+@contextmanager
+def use(ctx: RunContext) -> Iterator[RunContext]:
+    """Make ``ctx`` current for the body (and every task started inside it)."""
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)
+
+
+def emit(
+    kind: str,
+    name: str,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    status: str = "ok",
+    data: dict[str, Any] | None = None,
+    error: str | None = None,
+    span_id: str | None = None,
+    ctx: RunContext | None = None,
+) -> dict[str, Any] | None:
+    """Record one event in the current run (store and live listeners); no-op outside a run."""
+    ctx = ctx or _current.get()
+    if ctx is None:
+        return None
+    now = time.time()
+    start = now if start is None else start
+    event = {
+        "run_id": ctx.run_id,
+        "span_id": span_id or new_span_id(),
+        "parent_id": ctx.span_id,
+        "kind": kind,
+        "name": name,
+        "team": ctx.team,
+        "start": start,
+        "end": end if end is not None else now,
+        "duration": (end if end is not None else now) - start,
+        "status": status,
+        "data": data or {},
+        "error": error,
+    }
+    if ctx.store is not None:
+        ctx.store.add_event(event)
+    for listener in ctx.listeners:
+        listener(event)
+    return event
+
+
+@contextmanager
+def span(kind: str, name: str, *, team: str | None = None, **data: Any) -> Iterator[RunContext]:
+    """A nested span: events inside it get it as parent; its own event is written at the end."""
+    parent = _current.get()
+    if parent is None:
+        yield RunContext()
+        return
+    span_id = new_span_id()
+    ctx = parent.derive(span_id=span_id, team=team if team is not None else parent.team)
+    start = time.time()
+    for listener in parent.listeners:
+        listener({"kind": f"{kind}_start", "name": name, "team": ctx.team, "span_id": span_id, "data": data})
+    status, error = "ok", None
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    except BaseException as exc:
+        status, error = ("cancelled" if isinstance(exc, GeneratorExit | KeyboardInterrupt) else "error"), repr(exc)
+        import asyncio
+
+        if isinstance(exc, asyncio.CancelledError):
+            status = "cancelled"
+        raise
+    finally:
+        _current.reset(token)
+        emit(kind, name, start=start, status=status, data=data, error=error, span_id=span_id, ctx=parent.derive(team=ctx.team))
+        if parent.store is not None:
+            parent.store.flush()
+
+
+def ledger_sink(ctx: RunContext) -> Callable[[LedgerRow], None]:
+    """A budget ledger sink that writes each charge as a ``budget`` event of ``ctx``'s run."""
+
+    def sink(row: LedgerRow) -> None:
+        emit(
+            "budget",
+            row.action,
+            start=row.at,
+            end=row.at,
+            data={"budget": row.budget, "what": row.what, **row.amount},
+            ctx=_current.get() or ctx,
+        )
+
+    return sink
