@@ -15,8 +15,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from agentloom.budget import Budget  # noqa: E402
 from agentloom.errors import AgentloomError, BudgetExceeded  # noqa: E402
-from agentloom.result import Result  # noqa: E402
-from agentloom.tools.base import tool  # noqa: E402
 
 if TYPE_CHECKING:
     from agentloom.agents.agent import Agent
@@ -24,6 +22,8 @@ if TYPE_CHECKING:
     from agentloom.graph.loader import load_graph
     from agentloom.memory.bank import MemoryBank
     from agentloom.research.run import research
+    from agentloom.result import Result
+    from agentloom.tools.base import tool
 
 __version__ = "0.1.0"
 
@@ -47,6 +47,8 @@ _LAZY = {
     "load_graph": "agentloom.graph.loader",
     "MemoryBank": "agentloom.memory.bank",
     "research": "agentloom.research.run",
+    "Result": "agentloom.result",
+    "tool": "agentloom.tools.base",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["loom_home", "set_home"]
+__all__ = ["default_corpus", "loom_home", "set_home"]
 
 _override: Path | None = None
 
@@ -22,3 +22,16 @@ def loom_home() -> Path:
         return _override
     env = os.environ.get("AGENTLOOM_HOME")
     return Path(env) if env else Path.cwd() / ".loom"
+
+
+def default_corpus() -> Path:
+    """The example corpus that ships with the project (``examples/corpus``), or
+    ``$AGENTLOOM_CORPUS`` when set."""
+    env = os.environ.get("AGENTLOOM_CORPUS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "data" / "corpus", here.parent / "examples" / "corpus"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "examples" / "corpus"

@@ -1,0 +1,94 @@
+"""``loom ask``: one agent answers one question over a corpus, with citations."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from agentloom._cli._display import RunDisplay
+    from agentloom.agents.agent import Agent
+    from agentloom.budget import Budget
+    from agentloom.result import Result
+
+__all__ = ["ask"]
+
+
+@click.command()
+@click.argument("question")
+@click.option("--corpus", "corpus", multiple=True, type=click.Path(), help="Corpus folder (repeatable). Default: the shipped example corpus.")
+@click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
+@click.option("--budget-usd", type=float, default=None, help="Hard limit on spend in USD.")
+@click.option("--budget-tokens", type=int, default=None, help="Hard limit on tokens.")
+@click.option("--width", default="descending", show_default=True, help="Tool calls per turn: a number or constant/descending/ascending.")
+@click.option("--max-turns", type=int, default=6, show_default=True, help="Most turns (depth) the agent may take.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the answer to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def ask(
+    question: str,
+    corpus: tuple[str, ...],
+    model: str | None,
+    budget_usd: float | None,
+    budget_tokens: int | None,
+    width: str,
+    max_turns: int,
+    out: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Answer QUESTION with one agent over a corpus (offline by default)."""
+    import asyncio
+
+    from agentloom._cli._common import budget_from_flags, print_json, write_output
+    from agentloom._cli._display import RunDisplay
+    from agentloom._paths import default_corpus
+    from agentloom.agents.agent import Agent
+    from agentloom.errors import ConfigError
+    from agentloom.tools.calculator import calculator
+    from agentloom.tools.corpus import corpus_tools
+
+    if not question.strip():
+        raise ConfigError("the question is empty; ask something, e.g. loom ask \"What powers the tram network?\"")
+    budget = budget_from_flags(budget_usd, budget_tokens)
+    paths = list(corpus) or [str(default_corpus())]
+    tools = [*corpus_tools(paths), calculator]
+    agent = Agent(model=model, tools=tools, width=width if not width.isdigit() else int(width), max_turns=max_turns, name="ask")
+    display = RunDisplay(f"loom ask: {question}", budget, mode="quiet" if (quiet or as_json) else "auto")
+
+    async def go() -> Result:
+        with display:
+            return await _run_with_listener(agent, question, budget, display)
+
+    result = asyncio.run(go())
+    text = str(result.output)
+    refs = "\n".join(f"[{c.id}] {c.where()}" for c in result.citations)
+    rendered = text + ("\n\nSources:\n" + refs if refs else "")
+    write_output(out, rendered)
+    if as_json:
+        print_json({"answer": text, **result.to_dict()})
+    else:
+        click.echo(rendered)
+        if not quiet:
+            u = result.usage
+            click.echo(
+                f"\n[run {result.run_id}: {u.llm_calls} model calls, {u.tool_calls} tool calls, "
+                f"{u.tokens} tokens, ${u.usd or 0:.4f}, {u.wall_s:.2f}s]",
+                err=True,
+            )
+    if result.budget_limited:
+        raise SystemExit(3)
+
+
+async def _run_with_listener(agent: Agent, question: str, budget: Budget, listener: RunDisplay) -> Result:
+    """Run the agent as a top-level run whose events also reach ``listener``."""
+    from agentloom._runtime import run_scope
+
+    async with run_scope("ask", "ask", {"question": question}, budget=budget, listeners=[listener]) as scope:
+        result = await agent.run(question)
+        result.run_id = scope.run_id
+        scope.output = {"answer": str(result.output), "citations": [c.to_dict() for c in result.citations]}
+        scope.status = "budget_exhausted" if result.budget_limited else "ok"
+        scope.usage = result.usage.to_dict()
+    return result
