@@ -15,9 +15,8 @@ def test_run_lifecycle_and_events(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs.db")
     run_id = store.create_run("agent", name="t", input={"task": "x"})
     ctx = tracing.RunContext(run_id=run_id, store=store, team="team-1")
-    with tracing.use(ctx):
-        with tracing.span("branch", "b1"):
-            tracing.emit("tool_call", "lookup", data={"args": "{}"})
+    with tracing.use(ctx), tracing.span("branch", "b1"):
+        tracing.emit("tool_call", "lookup", data={"args": "{}"})
     store.finish_run(run_id, "ok", output={"answer": 42}, usage={"llm_calls": 1})
     record = store.get_run(run_id)
     assert record.status == "ok" and record.output == {"answer": 42} and record.input == {"task": "x"}

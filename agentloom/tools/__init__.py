@@ -22,12 +22,18 @@ __all__ = [
     "references_in",
     "resolve_references",
     "tool",
+    "web_tools",
+    "web_search",
+    "http_fetch",
 ]
 
 _LAZY = {
     "calculator": "agentloom.tools.calculator",
     "corpus_tools": "agentloom.tools.corpus",
     "CorpusIndex": "agentloom.tools.corpus",
+    "web_tools": "agentloom.tools.web",
+    "web_search": "agentloom.tools.web",
+    "http_fetch": "agentloom.tools.web",
 }
 
 

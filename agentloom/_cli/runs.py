@@ -1,0 +1,322 @@
+"""``loom runs``: list recorded runs, show one (summary, decisions, errors, timeline) and export
+one as a self-contained HTML page. Only click and the standard library at import time."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from agentloom.runstore import RunRecord, RunStore
+
+__all__ = ["runs"]
+
+_MEMORY_STATUSES = ("cached", "coalesced")
+
+
+def _store_path() -> Path:
+    from agentloom._paths import loom_home
+
+    return loom_home() / "runs.db"
+
+
+def _open_store() -> RunStore | None:
+    """The run store, or None when no run was ever recorded here (reading never creates it)."""
+    path = _store_path()
+    if not path.exists():
+        return None
+    from agentloom.runstore import RunStore
+
+    return RunStore(path)
+
+
+def _get_run(run_id: str) -> tuple[RunStore, RunRecord]:
+    from agentloom.errors import RunNotFoundError
+
+    store = _open_store()
+    if store is None:
+        raise RunNotFoundError(f"no run with id '{run_id}': no runs recorded in {_store_path()}; see `loom runs list`")
+    return store, store.get_run(run_id)
+
+
+# --------------------------------------------------------------------------- formatting
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 3600:
+        return f"{value / 3600:.1f}h"
+    if value >= 60:
+        return f"{int(value // 60)}m{int(value % 60):02d}s"
+    return f"{value:.2f}s"
+
+
+def _duration(record: RunRecord) -> float | None:
+    return record.finished - record.created if record.finished and record.created else None
+
+
+def _short(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _usd(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    try:
+        return f"${float(value):.4f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _usage(record: RunRecord, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's recorded usage, completed from its events where the record is silent."""
+    usage = dict(record.usage or {})
+    models = [e for e in events if e.get("kind") == "model_call" and e.get("status") == "ok"]
+    tools = [e for e in events if e.get("kind") == "tool_call"]
+    derived: dict[str, Any] = {
+        "input_tokens": sum(int(e["data"].get("input_tokens") or 0) for e in models),
+        "output_tokens": sum(int(e["data"].get("output_tokens") or 0) for e in models),
+        "llm_calls": sum(1 for e in events if e.get("kind") == "model_call"),
+        "tool_calls": sum(1 for e in tools if e.get("status") not in _MEMORY_STATUSES),
+        "memory_hits": sum(1 for e in tools if e.get("status") in _MEMORY_STATUSES),
+    }
+    prices = [e["data"].get("usd") for e in models]
+    derived["usd"] = None if any(p is None for p in prices) else round(sum(float(p) for p in prices), 8)
+    for key, value in derived.items():
+        usage.setdefault(key, value)
+    usage.setdefault("tokens", int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0))
+    return usage
+
+
+def _decisions(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for e in events:
+        if e.get("kind") != "decision":
+            continue
+        data = dict(e.get("data") or {})
+        reason = data.pop("reason", None) or data.pop("why", None) or data.pop("rationale", None)
+        out.append({"name": e.get("name"), "team": e.get("team"), "reason": reason, "data": data, "at": e.get("start")})
+    return out
+
+
+def _errors(record: RunRecord, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if record.error:
+        out.append({"kind": "run", "name": record.kind, "error": record.error})
+    for e in events:
+        if e.get("status") == "error":
+            out.append({"kind": e.get("kind"), "name": e.get("name"), "team": e.get("team"), "error": e.get("error") or "error"})
+    return out
+
+
+def _output_text(output: Any) -> str:
+    if output is None:
+        return ""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, dict):
+        for key in ("report", "report_markdown", "markdown", "answer", "output", "text"):
+            if isinstance(output.get(key), str) and output[key].strip():
+                return str(output[key])
+    return json.dumps(output, indent=2, ensure_ascii=False, default=str)
+
+
+def _report_markdown(store: RunStore, record: RunRecord) -> str | None:
+    """The run's report: a report artifact, else the output's report/markdown field, else a text output."""
+    for name in ("report.md", "report", "report_markdown"):
+        content = store.artifact(record.id, name)
+        if content:
+            return content
+    for artifact in store.artifacts(record.id):
+        if artifact.get("mime") == "text/markdown" and artifact.get("content"):
+            return str(artifact["content"])
+    output = record.output
+    if isinstance(output, str):
+        return output
+    if isinstance(output, dict):
+        for key in ("report", "report_markdown", "markdown", "answer", "output", "text"):
+            value = output.get(key)
+            if isinstance(value, str) and value.strip():
+                return value
+    return None
+
+
+def _timeline_of(store: RunStore, record: RunRecord, events: list[dict[str, Any]] | None = None) -> Any:
+    from agentloom.research.timeline import build_timeline
+
+    events = store.events(record.id) if events is None else events
+    return build_timeline(events, run_id=record.id, start=record.created or None, end=record.finished)
+
+
+def _width() -> int:
+    import shutil
+
+    return max(60, min(180, shutil.get_terminal_size((100, 24)).columns))
+
+
+# --------------------------------------------------------------------------- commands
+@click.group("runs")
+def runs() -> None:
+    """List, show and export recorded runs (from the run store under --home / $AGENTLOOM_HOME)."""
+
+
+@runs.command("list")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="How many recent runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of a table.")
+def list_runs(limit: int, as_json: bool) -> None:
+    """The most recent runs, newest first."""
+    store = _open_store()
+    records = store.list_runs(limit=limit) if store is not None else []
+    if as_json:
+        click.echo(json.dumps([
+            {"id": r.id, "kind": r.kind, "name": r.name, "status": r.status, "created": r.created,
+             "finished": r.finished, "duration_s": _duration(r), "input": r.input, "usage": r.usage}
+            for r in records
+        ], ensure_ascii=False, default=str))
+        return
+    if not records:
+        click.echo(f"no runs recorded in {_store_path()}")
+        return
+    header = f"{'ID':<24} {'KIND':<10} {'STATUS':<11} {'CREATED':<19} {'TIME':>8} {'USD':>9} {'TOKENS':>8}  NAME / INPUT"
+    click.echo(header)
+    for r in records:
+        usage = r.usage or {}
+        tokens = usage.get("tokens", int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0))
+        usd = _usd(usage.get("usd")) if "usd" in usage else "-"
+        what = " - ".join(x for x in (r.name, _short(r.input, 60) if r.input is not None else "") if x)
+        click.echo(
+            f"{r.id:<24} {r.kind[:10]:<10} {r.status[:11]:<11} {_when(r.created):<19} {_secs(_duration(r)):>8} "
+            f"{usd:>9} {tokens:>8}  {_short(what, 60) if what else ''}"
+        )
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--timeline", is_flag=True, help="Also draw a text Gantt of branches and calls with the critical path.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def show(run_id: str, timeline: bool, as_json: bool) -> None:
+    """A readable summary of one run: usage, events, planner decisions, errors, output."""
+    store, record = _get_run(run_id)
+    events = store.events(record.id)
+    usage = _usage(record, events)
+    counts = Counter(str(e.get("kind")) for e in events)
+    decisions = _decisions(events)
+    errors = _errors(record, events)
+    tl = _timeline_of(store, record, events) if timeline else None
+    if as_json:
+        payload: dict[str, Any] = {
+            "id": record.id, "kind": record.kind, "name": record.name, "status": record.status,
+            "created": record.created, "finished": record.finished, "duration_s": _duration(record),
+            "input": record.input, "usage": usage, "events": dict(counts), "decisions": decisions,
+            "errors": errors, "output": record.output, "meta": record.meta,
+            "artifacts": [a["name"] for a in store.artifacts(record.id)],
+        }
+        if tl is not None:
+            payload["timeline"] = tl.to_dict()
+        click.echo(json.dumps(payload, ensure_ascii=False, default=str))
+        return
+
+    out: list[str] = [f"run {record.id}"]
+    fields = [("kind", record.kind), ("name", record.name), ("status", record.status),
+              ("created", _when(record.created)),
+              ("duration", _secs(_duration(record)) if record.finished else f"- (not finished; {record.status})")]
+    if record.input is not None:
+        fields.append(("input", _short(record.input, 300)))
+    out += [f"  {k:<9} {v}" for k, v in fields if v]
+    out.append("usage")
+    out.append(
+        f"  usd {_usd(usage.get('usd'))}   tokens {usage.get('tokens', 0)} "
+        f"(in {usage.get('input_tokens', 0)}, out {usage.get('output_tokens', 0)})   "
+        f"llm calls {usage.get('llm_calls', 0)}   tool calls {usage.get('tool_calls', 0)}   "
+        f"memory hits {usage.get('memory_hits', 0)}"
+    )
+    for key in ("width", "depth"):
+        if key in record.meta:
+            out.append(f"  {key} {record.meta[key]}")
+    out.append(f"events ({len(events)})")
+    out.append("  " + ("   ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"))
+    if decisions:
+        out.append(f"decisions ({len(decisions)})")
+        for d in decisions[:30]:
+            extra = ", ".join(f"{k}={_short(v, 40)}" for k, v in d["data"].items())
+            who = f"[{d['team']}] " if d.get("team") else ""
+            line = f"  {who}{d['name']}"
+            if extra:
+                line += f" ({_short(extra, 120)})"
+            if d["reason"]:
+                line += f": {_short(d['reason'], 200)}"
+            out.append(line)
+        if len(decisions) > 30:
+            out.append(f"  ... {len(decisions) - 30} more")
+    if errors:
+        out.append(f"errors ({len(errors)})")
+        for err in errors[:10]:
+            who = f"[{err['team']}] " if err.get("team") else ""
+            out.append(f"  {who}{err['kind']} {err['name']}: {_short(err['error'], 200)}")
+        if len(errors) > 10:
+            out.append(f"  ... {len(errors) - 10} more")
+    cancelled = sum(1 for e in events if e.get("status") == "cancelled")
+    if cancelled:
+        out.append(f"cancelled events: {cancelled}")
+    text = _output_text(record.output)
+    if text:
+        out.append("output")
+        shown = text if len(text) <= 2000 else text[:2000] + f"\n... ({len(text) - 2000} more characters)"
+        out += ["  " + line for line in shown.splitlines()]
+    artifacts = [a["name"] for a in store.artifacts(record.id)]
+    if artifacts:
+        out.append("artifacts: " + ", ".join(artifacts))
+    if tl is not None:
+        from agentloom.research.timeline import render_text_gantt
+
+        out.append("")
+        out.append(render_text_gantt(tl, width=_width()))
+    click.echo("\n".join(out))
+
+
+@runs.command("export")
+@click.argument("run_id")
+@click.option("--html", "as_html", is_flag=True, help="Write a self-contained HTML page (timeline chart + report).")
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Where to write (default: ./loom-run-<RUN_ID>.html; '-' for stdout).")
+def export(run_id: str, as_html: bool, out: str | None) -> None:
+    """Export one run; --html writes its timeline chart and report as one HTML file."""
+    if not as_html:
+        raise click.UsageError("choose an export format: --html")
+    store, record = _get_run(run_id)
+    from agentloom.research.timeline import render_html
+
+    usage = _usage(record, store.events(record.id))
+    facts = {
+        "run": record.id,
+        "kind": record.kind + (f" ({record.name})" if record.name else ""),
+        "status": record.status,
+        "created": _when(record.created),
+        "usage": f"{_usd(usage.get('usd'))}, {usage.get('tokens', 0)} tokens, {usage.get('llm_calls', 0)} llm calls, "
+        f"{usage.get('tool_calls', 0)} tool calls, {usage.get('memory_hits', 0)} memory hits",
+    }
+    if record.input is not None:
+        facts["input"] = _short(record.input, 300)
+    page = render_html(_timeline_of(store, record), _report_markdown(store, record), facts=facts)
+    if out == "-":
+        click.echo(page, nl=False)
+        return
+    target = Path(out) if out else Path.cwd() / f"loom-run-{record.id}.html"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        from agentloom.errors import ConfigError
+
+        raise ConfigError(f"cannot write {target}: {exc.strerror or exc}; choose another --out") from None
+    click.echo(f"wrote {target} ({len(page.encode('utf-8'))} bytes)")
