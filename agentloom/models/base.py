@@ -180,7 +180,7 @@ class ModelBase:
         )
 
         spent = Usage(usd=0.0 if self.price() is not None else None, attempts=0)
-        backoff = wait_exponential_jitter(initial=self.retry_initial_wait, max=self.retry_max_wait)
+        backoff = wait_exponential_jitter(multiplier=self.retry_initial_wait, max=self.retry_max_wait, jitter=self.retry_initial_wait)
 
         def wait(state: Any) -> float:
             exc = state.outcome.exception() if state.outcome else None

@@ -1,0 +1,170 @@
+"""Agents and the nodes around them: candidates, verifiers, selection with early stopping,
+crossover and the evolve loop. Names load on first use, so importing a helper module of this
+package stays cheap (the offline model's handlers import ``agentloom.agents._verify_text``)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentloom.agents.agent import Agent
+    from agentloom.agents.candidates import Candidate, Verdict, mean_score, pass_rate
+    from agentloom.agents.crossover import (
+        STYLES,
+        Crossover,
+        Disagreement,
+        DistillRefine,
+        FieldCrossover,
+        MergeCrossover,
+        MergeOutput,
+        Variation,
+        Workspace,
+    )
+    from agentloom.agents.evolve import Evolve, EvolveInput, EvolveResult, GenerationRecord
+    from agentloom.agents.selection import (
+        BestOfN,
+        FirstFinish,
+        Policy,
+        Quorum,
+        SavedEstimate,
+        SelectionResult,
+        Threshold,
+        TopK,
+        agreement,
+        best_of_n,
+        first_finish,
+        quorum,
+        select,
+        select_streaming,
+        threshold,
+        top_k,
+    )
+    from agentloom.agents.verifiers import (
+        CitationVerifier,
+        Consensus,
+        ConsensusVerifier,
+        EntailmentJudgment,
+        EquivalenceJudgment,
+        FunctionVerifier,
+        JudgeScore,
+        JudgeVerifier,
+        PairwiseJudgment,
+        Verifier,
+    )
+
+_LAZY: dict[str, str] = {
+    "Agent": "agentloom.agents.agent",
+    **dict.fromkeys(["Candidate", "Verdict", "mean_score", "pass_rate"], "agentloom.agents.candidates"),
+    **dict.fromkeys(
+        [
+            "STYLES",
+            "Crossover",
+            "Disagreement",
+            "DistillRefine",
+            "FieldCrossover",
+            "MergeCrossover",
+            "MergeOutput",
+            "Variation",
+            "Workspace",
+        ],
+        "agentloom.agents.crossover",
+    ),
+    **dict.fromkeys(["Evolve", "EvolveInput", "EvolveResult", "GenerationRecord"], "agentloom.agents.evolve"),
+    **dict.fromkeys(
+        [
+            "BestOfN",
+            "FirstFinish",
+            "Policy",
+            "Quorum",
+            "SavedEstimate",
+            "SelectionResult",
+            "Threshold",
+            "TopK",
+            "agreement",
+            "best_of_n",
+            "first_finish",
+            "quorum",
+            "select",
+            "select_streaming",
+            "threshold",
+            "top_k",
+        ],
+        "agentloom.agents.selection",
+    ),
+    **dict.fromkeys(
+        [
+            "CitationVerifier",
+            "Consensus",
+            "ConsensusVerifier",
+            "EntailmentJudgment",
+            "EquivalenceJudgment",
+            "FunctionVerifier",
+            "JudgeScore",
+            "JudgeVerifier",
+            "PairwiseJudgment",
+            "Verifier",
+        ],
+        "agentloom.agents.verifiers",
+    ),
+}
+
+__all__ = [
+    "Agent",
+    "BestOfN",
+    "Candidate",
+    "CitationVerifier",
+    "Consensus",
+    "ConsensusVerifier",
+    "Crossover",
+    "Disagreement",
+    "DistillRefine",
+    "EntailmentJudgment",
+    "EquivalenceJudgment",
+    "Evolve",
+    "EvolveInput",
+    "EvolveResult",
+    "FieldCrossover",
+    "FirstFinish",
+    "FunctionVerifier",
+    "GenerationRecord",
+    "JudgeScore",
+    "JudgeVerifier",
+    "MergeCrossover",
+    "MergeOutput",
+    "PairwiseJudgment",
+    "Policy",
+    "Quorum",
+    "STYLES",
+    "SavedEstimate",
+    "SelectionResult",
+    "Threshold",
+    "TopK",
+    "Variation",
+    "Verdict",
+    "Verifier",
+    "Workspace",
+    "agreement",
+    "best_of_n",
+    "first_finish",
+    "mean_score",
+    "pass_rate",
+    "quorum",
+    "select",
+    "select_streaming",
+    "threshold",
+    "top_k",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentloom.agents' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
