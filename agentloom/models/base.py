@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from agentloom import tracing
 from agentloom.budget import Budget, Cost, Price
-from agentloom.errors import ModelError, ModelHTTPError, ModelOutputError
+from agentloom.errors import ConfigError, ModelError, ModelHTTPError, ModelOutputError
 from agentloom.models.types import Completion, Message, ModelRequest, Usage
 
 __all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "parse_structured"]
@@ -36,18 +36,25 @@ class TransientModelError(Exception):
         self.retry_after = retry_after
 
 
+def _text_tokens(text: str) -> int:
+    """An upper bound on tokens: ASCII at ~3 characters a token, anything else a token each
+    (CJK and other scripts can take a token or more per character)."""
+    ascii_chars = sum(1 for ch in text if ch < "\x80")
+    return ascii_chars // 3 + (len(text) - ascii_chars) + 1
+
+
 def estimate_input_tokens(request: ModelRequest) -> int:
-    """A conservative token count for the prompt: about 3 characters a token plus overhead."""
-    chars = 0
+    """A conservative token count for the prompt, used for the reservation before a call."""
+    total = 8
     for message in request.messages:
-        chars += len(message.content or "") + 16
+        total += _text_tokens(message.content or "") + 6
         for call in message.tool_calls:
-            chars += len(call.name) + len(call.arguments) + 16
+            total += _text_tokens(call.name) + _text_tokens(call.arguments) + 6
     if request.tools:
-        chars += len(json.dumps(request.tools))
+        total += _text_tokens(json.dumps(request.tools))
     if request.output_type is not None:
-        chars += len(json.dumps(request.output_type.model_json_schema()))
-    return chars // 3 + 8
+        total += _text_tokens(json.dumps(request.output_type.model_json_schema()))
+    return total
 
 
 def _strip_fences(text: str) -> str:
@@ -92,8 +99,6 @@ class ModelBase:
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
     ) -> None:
         if max_retries < 0:
-            from agentloom.errors import ConfigError
-
             raise ConfigError(f"max_retries={max_retries} must be 0 or more")
         self.max_retries = max_retries
         self.retry_initial_wait = retry_initial_wait
@@ -106,11 +111,12 @@ class ModelBase:
         """One attempt. Raise ``TransientModelError`` to be retried, ``ModelError`` otherwise."""
         raise NotImplementedError
 
-    async def _stream_attempt(self, request: ModelRequest) -> AsyncIterator[str]:
-        """Stream text deltas of one attempt; the default yields the whole text at once."""
+    async def _stream_attempt(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
+        """Stream one attempt: text deltas, then the finished ``Completion`` (for its usage).
+        The default yields the whole text at once."""
         completion = await self._attempt(request)
-        self._last_stream_completion = completion
         yield completion.text or ""
+        yield completion
 
     def price(self) -> Price | None:
         """USD per token, or None when unknown (cost is then reported as None)."""
@@ -218,9 +224,23 @@ class ModelBase:
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _check_priced(self, budget: Budget | None) -> None:
+        """A USD limit cannot be enforced for a model whose price is unknown: refuse up front."""
+        if budget is None or self.price() is not None:
+            return
+        node: Budget | None = budget
+        while node is not None:
+            if node.limits.get("usd") is not None:
+                raise ConfigError(
+                    f"model '{self.name}' has no known price, so a USD budget cannot be enforced; "
+                    "pass price=Price(input=..., output=...) or use a token limit instead"
+                )
+            node = node.parent
+
     async def _charged_attempt(self, request: ModelRequest, attempt_no: int, spent: Usage) -> Completion:
         ctx = tracing.current()
         budget: Budget | None = ctx.budget if ctx else None
+        self._check_priced(budget)
         reservation = budget.reserve(self.estimate(request), what=f"model {self.name} ({request.purpose})") if budget else None
         start_wall, start = time.time(), time.perf_counter()
         try:
@@ -275,20 +295,21 @@ class ModelBase:
         return completion
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[str]:
-        """Stream text deltas (one attempt, charged like ``complete``); the usage of the
-        finished stream is left on ``self.last_stream_usage``."""
+        """Stream text deltas (one attempt, charged like ``complete``, not retried: a stream
+        cannot be replayed once text has been yielded). The finished stream's usage is left on
+        ``self.last_stream_usage``."""
         ctx = tracing.current()
         budget = ctx.budget if ctx else None
+        self._check_priced(budget)
         reservation = budget.reserve(self.estimate(request), what=f"model {self.name} ({request.purpose}, stream)") if budget else None
         start_wall = time.time()
-        pieces: list[str] = []
         usage = Usage()
         try:
-            async for delta in self._stream_attempt(request):
-                pieces.append(delta)
-                yield delta
-            last = getattr(self, "_last_stream_completion", None)
-            usage = last.usage if isinstance(last, Completion) else Usage()
+            async for item in self._stream_attempt(request):
+                if isinstance(item, Completion):
+                    usage = item.usage
+                else:
+                    yield item
         except asyncio.CancelledError:
             if reservation is not None:
                 reservation.release()
@@ -297,6 +318,8 @@ class ModelBase:
             if reservation is not None:
                 reservation.settle(Cost(llm_calls=1))
             tracing.emit("model_call", self.name, start=start_wall, status="error", data={"purpose": request.purpose}, error=str(exc))
+            if isinstance(exc, TransientModelError):
+                raise ModelHTTPError(f"{self.name}: stream failed: {exc}", attempts=1, status=exc.status) from None
             raise
         usage.usd = self.usd_for(usage) if not usage.usd else usage.usd
         self.last_stream_usage = usage
