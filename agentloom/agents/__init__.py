@@ -52,9 +52,12 @@ if TYPE_CHECKING:
         PairwiseJudgment,
         Verifier,
     )
+    from agentloom.agents.writer import Report, Writer
 
 _LAZY: dict[str, str] = {
     "Agent": "agentloom.agents.agent",
+    "Writer": "agentloom.agents.writer",
+    "Report": "agentloom.agents.writer",
     **dict.fromkeys(["Candidate", "Verdict", "mean_score", "pass_rate"], "agentloom.agents.candidates"),
     **dict.fromkeys(
         [
@@ -111,6 +114,8 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "Agent",
+    "Report",
+    "Writer",
     "BestOfN",
     "Candidate",
     "CitationVerifier",

@@ -1,0 +1,165 @@
+"""Offline ``write``: the report body, in Markdown, from a question and its findings.
+
+The findings come from ``metadata["findings"]`` (``[{"title": ..., "text": ...}]``, the merged
+answer first) or, without that hint, from the Writer's prompt (``Question: ...`` and one
+``### Finding N: <title>`` block per finding). The body is ``# <title>``, ``## Short answer``
+(the one to three best-supported sentences) and ``## Findings`` (a section per sub-question when
+there are several). Every sentence is copied from a finding with its ``[p_...]`` markers as they
+are; the Writer numbers them. With no evidence the report says so and answers nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agentloom.citations import CITE_MARKER
+from agentloom.models.offline import _text
+from agentloom.models.offline._evidence import Candidate, Question, Ranker, question_in, select
+from agentloom.models.types import Completion, ModelRequest
+
+__all__ = ["NO_EVIDENCE_REPORT", "Finding", "findings_in", "render", "respond", "title_for"]
+
+#: The short answer of a report with no supporting evidence.
+NO_EVIDENCE_REPORT = (
+    "No supporting evidence was found in the sources for this question, so this report does not answer it."
+)
+_FINDING_HEAD = re.compile(r"^#{2,4}\s*Finding\s+\d+\s*(?::\s*(.*))?$", re.I | re.M)
+_END_OF_FINDINGS = re.compile(r"^(?:Passages you may cite|Sources you may cite|Passages:)", re.I | re.M)
+_NO_EVIDENCE = re.compile(r"^\s*no (supporting )?evidence (was )?found", re.I)
+_COMPUTED = re.compile(r"^Computed:", re.I)
+
+
+@dataclass(slots=True)
+class Finding:
+    """One finding: the sub-question (or team) it answers and its cited text."""
+
+    title: str
+    text: str
+
+
+def respond(request: ModelRequest) -> Completion:
+    """The report body for the request's question and findings."""
+    prompt = "\n\n".join(m.content or "" for m in request.messages if m.role == "user")
+    question = request.metadata.get("question")
+    if not isinstance(question, str) or not question.strip():
+        question = question_in(prompt)
+    findings = findings_in(request.metadata.get("findings"), prompt)
+    return Completion(text=render(question, findings), finish_reason="stop")
+
+
+def findings_in(hint: Any, prompt: str) -> list[Finding]:
+    """Findings from the metadata hint, else parsed from the prompt's ``### Finding N`` blocks."""
+    if isinstance(hint, list) and hint:
+        out = []
+        for item in hint:
+            if isinstance(item, dict) and isinstance(item.get("text"), str):
+                title = item.get("title") or item.get("question") or ""
+                out.append(Finding(str(title), item["text"]))
+        if out:
+            return out
+    heads = list(_FINDING_HEAD.finditer(prompt))
+    out = []
+    for i, head in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(prompt)
+        body = prompt[head.end() : end]
+        stop = _END_OF_FINDINGS.search(body)
+        if stop:
+            body = body[: stop.start()]
+        out.append(Finding((head.group(1) or "").strip(), body.strip()))
+    return out
+
+
+def title_for(question: str) -> str:
+    """The report title: the question itself, tidied and bounded to about 100 characters."""
+    title = _text.squash(question).strip() or "Research report"
+    if len(title) > 100:
+        cut = title[:100].rsplit(" ", 1)[0]
+        title = cut.rstrip(",;:") + "…"
+    return title[0].upper() + title[1:]
+
+
+def _claims(text: str) -> list[str]:
+    """The usable sentences of a finding, markers kept; no-evidence lines are dropped."""
+    return [s for s in _text.sentences(text) if not _NO_EVIDENCE.match(_text.strip_markers(s))]
+
+
+def _best_claim(question: str, claims: list[str], *, fallback: bool = True) -> str | None:
+    """The cited claim that best answers ``question``; when none is relevant, the first cited
+    one (with ``fallback``) or None."""
+    cited: list[Candidate] = []
+    originals: dict[str, str] = {}
+    for sentence in claims:
+        clean = _text.strip_markers(sentence)
+        ids = CITE_MARKER.findall(sentence)
+        if not ids or _COMPUTED.match(clean) or clean in originals:
+            continue
+        originals[clean] = sentence
+        cited.append(Candidate(text=clean, source=ids[0], terms=_text.terms(clean), order=len(cited)))
+    if not cited:
+        return None
+    chosen = select(Ranker(Question.parse(question), cited), limit=1)
+    if chosen:
+        return originals[chosen[0].candidate.text]
+    return originals[cited[0].text] if fallback else None
+
+
+def _short_answer(question: str, findings: list[Finding]) -> list[str]:
+    """One to three sentences. With one finding, its best cited claims for the question; with
+    several (the merged answer first), for each sub-question the merged answer's best claim for
+    it (else the sub-question's own best), in the merged answer's order; then a computation when
+    one was made."""
+    merged = _claims(findings[0].text) if findings else []
+    computed = [c for f in findings for c in _claims(f.text) if _COMPUTED.match(_text.strip_markers(c))]
+    room = 2 if computed else 3
+    picks: list[str] = []
+
+    def add(claim: str | None) -> None:
+        if claim is not None and len(picks) < room and all(_key(claim) != _key(p) for p in picks):
+            picks.append(claim)
+
+    for finding in findings[1:]:
+        own = finding.title if len(_text.content_terms(finding.title)) >= 2 else question
+        add(_best_claim(own, merged, fallback=False) or _best_claim(own, _claims(finding.text)))
+    if not picks:
+        add(_best_claim(question, merged))
+        rest = [c for c in merged if all(_key(c) != _key(p) for p in picks)]
+        if len(findings) == 1 and rest:
+            add(_best_claim(question, rest, fallback=False))
+    order = [_key(c) for c in merged]
+    picks.sort(key=lambda p: order.index(_key(p)) if _key(p) in order else len(order))
+    return picks + computed[:1]
+
+
+def _key(claim: str) -> str:
+    """A claim without its markers, for telling repeats apart."""
+    return _text.squash(_text.strip_markers(claim))
+
+
+def render(question: str, findings: list[Finding]) -> str:
+    """The report body: title, short answer, then the findings by sub-question."""
+    lines = [f"# {title_for(question)}", "", "## Short answer", ""]
+    grouped = [(f, _claims(f.text)) for f in findings]
+    if not any(claims for _, claims in grouped):
+        lines += [NO_EVIDENCE_REPORT, ""]
+        return "\n".join(lines)
+    lines += [" ".join(_short_answer(question, findings)), "", "## Findings", ""]
+    if len(grouped) == 1:
+        return "\n".join([*lines, " ".join(grouped[0][1]), ""])
+    later = {_key(c) for _, claims in grouped[1:] for c in claims}
+    shown: set[str] = set()
+    for position, (finding, claims) in enumerate(grouped):
+        if position == 0:  # the merged answer: only what no sub-question section will show
+            fresh = [c for c in claims if _key(c) not in later]
+        else:
+            fresh = [c for c in claims if _key(c) not in shown]
+        if not fresh and (position == 0 or claims):
+            continue
+        heading = finding.title.strip() or ("Overall" if position == 0 else f"Finding {position + 1}")
+        if _text.squash(heading).rstrip("?").lower() == _text.squash(question).rstrip("?").lower():
+            heading = "Overall"
+        lines += [f"### {heading}", ""]
+        lines += [" ".join(fresh) if fresh else "No supporting evidence was found for this part.", ""]
+        shown.update(_key(c) for c in fresh)
+    return "\n".join(lines).rstrip() + "\n"
