@@ -41,6 +41,10 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
+_EVENT_COLUMNS = ("run_id", "span_id", "parent_id", "kind", "name", "team", "start", "end", "duration", "status", "data", "error")
+_INSERT_EVENT = f"INSERT INTO events ({', '.join(f'[{c}]' for c in _EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(redact(value), default=str, ensure_ascii=False)
 
@@ -228,13 +232,20 @@ class RunStore:
             self.flush()
 
     def flush(self) -> None:
+        """Write buffered events in one transaction."""
         with self._lock:
             if not self._buffer:
                 return
             rows, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
-            with self.db.conn:
-                self.db.table("events").insert_all(rows, alter=True)
+            conn = self.db.conn
+            conn.execute("BEGIN")
+            try:
+                conn.executemany(_INSERT_EVENT, [tuple(row.get(c) for c in _EVENT_COLUMNS) for row in rows])
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def events(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         self.flush()

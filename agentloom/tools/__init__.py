@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from agentloom.tools.base import Tool, ToolArgumentError, ToolResult, canonical_args, fingerprint, tool
+
+# Eager, not lazy: importing the submodule binds the package attribute ``calculator`` to the
+# module, which would shadow a lazy ``__getattr__``; this from-import rebinds it to the Tool.
+from agentloom.tools.calculator import calculator
 from agentloom.tools.executor import Task, ToolCache, ToolExecutor, references_in, resolve_references
 
 __all__ = [
@@ -28,7 +32,6 @@ __all__ = [
 ]
 
 _LAZY = {
-    "calculator": "agentloom.tools.calculator",
     "corpus_tools": "agentloom.tools.corpus",
     "CorpusIndex": "agentloom.tools.corpus",
     "web_tools": "agentloom.tools.web",

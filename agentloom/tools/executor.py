@@ -106,6 +106,21 @@ def resolve_references(value: Any, results: dict[str, Any]) -> Any:
     return value
 
 
+_cache_types: dict[type, bool] = {}
+
+
+def _as_cache(value: Any) -> ToolCache | None:
+    """``value`` if it implements ToolCache. The Protocol isinstance check costs ~20 us, so it
+    is done once per type rather than on every call."""
+    if value is None:
+        return None
+    kind = type(value)
+    ok = _cache_types.get(kind)
+    if ok is None:
+        ok = _cache_types[kind] = isinstance(value, ToolCache)
+    return value if ok else None
+
+
 class ToolExecutor:
     """Runs tool calls concurrently under a global cap and per-tool limits, with timeouts,
     retries and recording. ``cache`` (a memory bank) may serve or coalesce identical calls."""
@@ -195,9 +210,17 @@ class ToolExecutor:
             return self._failed(call_id, task.tool, task.args, f"task {task.id} depends on unknown task(s) {', '.join(missing)}", "PlanError")
         dep_results: dict[str, ToolResult] = {}
         if deps:
-            futures = [self._futures[d] for d in sorted(deps)]
-            for dep_id, res in zip(sorted(deps), await asyncio.gather(*futures), strict=True):
-                dep_results[dep_id] = res
+            # asyncio.wait, not gather: cancelling this task must not cancel shared dependencies
+            ordered = sorted(deps)
+            futures = [self._futures[d] for d in ordered]
+            await asyncio.wait(futures)
+            for dep_id, fut in zip(ordered, futures, strict=True):
+                if fut.cancelled():
+                    dep_results[dep_id] = ToolResult(dep_id, "", ok=False, error="cancelled", error_type="Cancelled")
+                elif (exc := fut.exception()) is not None:
+                    dep_results[dep_id] = ToolResult(dep_id, "", ok=False, error=repr(exc), error_type=type(exc).__name__)
+                else:
+                    dep_results[dep_id] = fut.result()
         failed = [d for d, r in dep_results.items() if not r.ok]
         if failed:
             return self._failed(call_id, task.tool, task.args, f"skipped: dependency {', '.join(failed)} failed", "DependencyFailed")
@@ -234,9 +257,14 @@ class ToolExecutor:
         cache = self.cache
         if cache is None:
             ctx = tracing.current()
-            cache = ctx.memory if ctx is not None and isinstance(ctx.memory, ToolCache) else None
+            cache = _as_cache(ctx.memory) if ctx is not None else None
         if cache is not None and tool.cacheable:
-            result = await cache.call(tool, kwargs, lambda: self._execute(tool, kwargs, call_id, record=False))
+            try:
+                result = await cache.call(tool, kwargs, lambda: self._execute(tool, kwargs, call_id, record=False))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a broken cache fails this call alone, never its siblings
+                return self._failed(call_id, name, kwargs, f"memory bank failed: {exc}", type(exc).__name__)
             result.call_id = call_id
             self._record(result)
             return result
@@ -260,10 +288,12 @@ class ToolExecutor:
         error: BaseException | None = None
         value: Any = None
         try:
-            async with global_sem:
-                if tool_sem is not None:
-                    await tool_sem.acquire()
-                try:
+            # the tool's own slot first: a call queued behind its tool's limit must not hold a
+            # global slot that calls to other tools could use
+            if tool_sem is not None:
+                await tool_sem.acquire()
+            try:
+                async with global_sem:
                     started = time.time()
                     for attempts in range(1, tool.retries + 2):
                         try:
@@ -276,9 +306,9 @@ class ToolExecutor:
                             error = exc
                             if attempts <= tool.retries:
                                 await asyncio.sleep(min(0.05 * 2 ** (attempts - 1), 1.0))
-                finally:
-                    if tool_sem is not None:
-                        tool_sem.release()
+            finally:
+                if tool_sem is not None:
+                    tool_sem.release()
         except asyncio.CancelledError:
             if reservation is not None:
                 reservation.release()

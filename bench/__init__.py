@@ -1,0 +1,1 @@
+"""agentloom benchmarks; run ``python -m bench``."""
