@@ -1,0 +1,196 @@
+"""``loom run``, ``loom validate``, ``loom draw`` and ``loom schema``: agent graphs from YAML.
+
+A spec error prints one line per problem (``file:line:col: CODE message``) and exits 2; a run
+that hit its budget still writes its partial output and exits 3.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["run", "validate", "draw", "schema"]
+
+EXIT_USAGE, EXIT_BUDGET = 2, 3
+
+
+def _load(path: str) -> Any:
+    """The graph at ``path``; on spec errors, every problem on its own line and exit 2."""
+    from agentloom.errors import SpecError
+    from agentloom.graph.loader import load_graph
+
+    try:
+        return load_graph(path)
+    except SpecError as exc:
+        _problems(exc.problems, path)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def _problems(problems: list[str], path: str) -> None:
+    for line in problems:
+        click.echo(line, err=True)
+    count = len(problems)
+    click.echo(f"loom: error: {count} problem{'s' if count != 1 else ''} in {path}; nothing was run", err=True)
+
+
+def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
+    from agentloom.errors import ConfigError
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--input {pair!r} must look like KEY=VALUE, e.g. --input question='What is...'")
+        out[key.strip()] = value
+    return out
+
+
+def _output_text(output: Any, path: str | None = None) -> str:
+    """What to print or write: JSON for a ``.json`` file, else the output's text (the first
+    declared output when it is text, e.g. a report's Markdown), else pretty JSON."""
+    as_json = json.dumps(output, indent=2, ensure_ascii=False, default=str)
+    if path is not None and path.lower().endswith(".json"):
+        return as_json
+    if isinstance(output, str):
+        return output
+    if isinstance(output, dict) and output:
+        first = next(iter(output.values()))
+        if isinstance(first, str):
+            return first
+    return as_json
+
+
+def _preload_langgraph() -> None:
+    """Import LangGraph before the budget's clock starts (it takes a second or so)."""
+    import langgraph.checkpoint.sqlite.aio  # noqa: F401
+
+    import agentloom.graph._compile  # noqa: F401
+
+
+def _progress(quiet: bool) -> Any:
+    def listener(event: dict[str, Any]) -> None:
+        if quiet or event.get("kind") != "graph_node":
+            return
+        data = event.get("data") or {}
+        team = f" ({data['team']})" if data.get("team") else ""
+        note = " — budget exhausted" if data.get("budget_limited") else ""
+        click.echo(f"loom: {event.get('name')}{team} done in {event.get('duration', 0.0):.1f}s{note}", err=True)
+
+    return listener
+
+
+@click.command("run")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="A run input (repeat for several).")
+@click.option("--model", "-m", default=None, help="Use this model for every model in the graph (e.g. offline).")
+@click.option("--budget-usd", type=float, default=None, help="Dollar limit (overrides the spec's budget.usd).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, help="Write the output here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the Result) on stdout.")
+@click.option("--resume", metavar="RUN_ID", default=None, help="Continue a killed or budget-stopped run.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, out: str | None,
+        as_json: bool, resume: str | None, quiet: bool) -> None:
+    """Run the agent graph in FILE.
+
+    Exit codes: 0 ok, 1 failed, 2 bad spec or input, 3 budget exhausted (partial output written).
+    """
+    import asyncio
+
+    from agentloom._cli._common import print_json, write_output
+    from agentloom.budget import Budget
+    from agentloom.errors import ConfigError
+
+    graph = _load(file)
+    given = _parse_inputs(inputs)
+    _preload_langgraph()
+    limits = graph.spec.budget.limits() if graph.spec.budget is not None else {}
+    if budget_usd is not None:
+        if budget_usd <= 0:
+            raise ConfigError(f"--budget-usd {budget_usd:g} leaves nothing to spend; give a positive limit")
+        limits["usd"] = budget_usd
+    budget = Budget.from_limits(limits, name=graph.name)
+    result = asyncio.run(
+        graph.run(given or None, budget=budget, run_id=resume, model=model, resume=resume is not None,
+                  listeners=[_progress(quiet or as_json)])
+    )
+    if out:
+        write_output(out, _output_text(result.output, out))
+    if as_json:
+        print_json(result.to_dict())
+    elif not out:
+        click.echo(_output_text(result.output))
+    if not as_json:
+        usage = result.usage
+        state = "partial (budget exhausted)" if result.budget_limited else "done"
+        where = f" → {out}" if out else ""
+        click.echo(
+            f"loom: {state}{where} · run {result.run_id} · {usage.llm_calls} model calls, {usage.tool_calls} tool calls, "
+            f"{usage.tokens} tokens, {usage.wall_s:.1f}s",
+            err=True,
+        )
+        if result.budget_limited:
+            click.echo(f"loom: continue it with: loom run {file} --resume {result.run_id} --budget-usd <higher>", err=True)
+    if result.budget_limited:
+        raise SystemExit(EXIT_BUDGET)
+
+
+@click.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+def validate(file: str) -> None:
+    """Check the graph in FILE: every problem, one per line (exit 2), or ok (exit 0)."""
+    graph = _load(file)
+    spec = graph.spec
+    edges = len(spec.edges) if spec.edges is not None else max(0, len(spec.nodes) - 1)
+    inputs = ", ".join(spec.inputs) or "none"
+    click.echo(f"{file}: ok — graph '{spec.name}', {len(spec.nodes)} nodes, {edges} edges, inputs: {inputs}")
+
+
+@click.command("draw")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--png", type=click.Path(dir_okay=False), default=None, help="Also render a PNG (needs mermaid-cli, mmdc).")
+def draw(file: str, png: str | None) -> None:
+    """Print the graph in FILE as Mermaid text."""
+    graph = _load(file)
+    text = graph.draw()
+    if png is None:
+        click.echo(text, nl=False)
+        return
+    import shutil
+    import subprocess
+    import tempfile
+
+    from agentloom.errors import ConfigError
+
+    mmdc = shutil.which("mmdc")
+    if mmdc is None:
+        raise ConfigError(
+            "--png needs mermaid-cli (mmdc) on PATH: npm install -g @mermaid-js/mermaid-cli; "
+            "or paste the text of `loom draw` into https://mermaid.live"
+        )
+    with tempfile.NamedTemporaryFile("w", suffix=".mmd", delete=False, encoding="utf-8") as handle:
+        handle.write(text)
+    done = subprocess.run([mmdc, "-i", handle.name, "-o", png], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        reason = " ".join((done.stderr or done.stdout or "").split())[:300]
+        raise ConfigError(f"mmdc could not render {png}: {reason or f'exit code {done.returncode}'}")
+    click.echo(text, nl=False)
+    click.echo(f"loom: wrote {png}", err=True)
+
+
+@click.command("schema")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, help="Write the schema here.")
+def schema(out: str | None) -> None:
+    """Print the JSON Schema of graph YAML files (for `# yaml-language-server: $schema=...`)."""
+    from agentloom.graph.schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False)
+    if out:
+        from agentloom._cli._common import write_output
+
+        write_output(out, text)
+        click.echo(f"loom: wrote {out}; add '# yaml-language-server: $schema={out}' to the top of your graph files", err=True)
+    else:
+        sys.stdout.write(text + "\n")

@@ -1,0 +1,276 @@
+"""Run a graph durably: LangGraph checkpoints go to ``<home>/checkpoints.db`` through
+``AsyncSqliteSaver`` with the run id as the thread id, inside ``run_scope`` so the run store
+records it like any other run. ``resume=True`` continues from the last checkpoint: tasks whose
+writes were saved (finished map branches included) are not run again."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agentloom import tracing
+from agentloom._paths import loom_home
+from agentloom._runtime import run_scope
+from agentloom.budget import Budget
+from agentloom.citations import Citation
+from agentloom.errors import AgentloomError, ConfigError, RunNotFoundError
+from agentloom.graph._interp import lookup
+from agentloom.graph._resources import LazyResources, build_resources, resolve_inputs
+from agentloom.graph._state import jsonable
+from agentloom.result import Result, UsageSummary
+from agentloom.runstore import new_run_id
+
+if TYPE_CHECKING:
+    from agentloom.graph.builder import Graph
+    from agentloom.graph.spec import GraphSpec
+    from agentloom.runstore import RunStore
+
+__all__ = ["run_graph", "checkpoint_path"]
+
+
+def checkpoint_path() -> Any:
+    """Where graph checkpoints live: ``<loom home>/checkpoints.db``."""
+    home = loom_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return home / "checkpoints.db"
+
+
+def _langgraph_config(spec: GraphSpec, thread_id: str) -> Any:
+    from agentloom.graph._compile import recursion_limit
+
+    configurable = dict(spec.config.configurable) if spec.config is not None else {}
+    configurable["thread_id"] = thread_id
+    config: dict[str, Any] = {"configurable": configurable, "recursion_limit": recursion_limit(spec)}
+    if spec.config is not None and spec.config.max_concurrency is not None:
+        config["max_concurrency"] = spec.config.max_concurrency
+    return config
+
+
+@dataclass
+class _Run:
+    """Everything one run needs once its inputs, budget and resources are settled."""
+
+    graph: Graph
+    inputs: dict[str, Any]
+    budget: Budget
+    resources: Any
+    thread_id: str
+    nested: bool
+    resume: bool
+    store: RunStore | None
+    listeners: list[Callable[[dict[str, Any]], None]]
+    hits: int = 0
+
+    def count_hits(self, event: dict[str, Any]) -> None:
+        if event.get("kind") == "tool_call" and event.get("status") in ("cached", "coalesced"):
+            self.hits += 1
+
+
+async def run_graph(
+    graph: Graph,
+    inputs: Mapping[str, Any] | None,
+    *,
+    budget: Budget | None = None,
+    run_id: str | None = None,
+    model: str | None = None,
+    resume: bool = False,
+    store: RunStore | None = None,
+    listeners: list[Callable[[dict[str, Any]], None]] | None = None,
+    memory: Any = None,
+) -> Result:
+    """See :meth:`agentloom.Graph.run`."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    spec = graph.spec
+    if resume and not run_id:
+        raise ConfigError("resuming needs the run id: --resume RUN_ID (see `loom runs list`)")
+    nested = tracing.current() is not None and run_id is None
+    thread_id = run_id or new_run_id()
+    db = checkpoint_path()
+    config = _langgraph_config(spec, thread_id)
+    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+        if resume:
+            saved = await saver.aget_tuple(config)
+            if saved is None:
+                raise RunNotFoundError(f"run '{run_id}' has no graph checkpoint in {db}; was it started with `loom run`?")
+            values = saved.checkpoint.get("channel_values", {})
+            resolved = {k: values[k] for k in spec.inputs if values.get(k) is not None}
+            if inputs:
+                changed = sorted(k for k, v in inputs.items() if resolved.get(k) != v)
+                if changed:
+                    raise ConfigError(f"a resumed run keeps its inputs; drop --input {', '.join(changed)} or start a new run")
+        else:
+            resolved = resolve_inputs(spec, inputs, graph.base_dir)
+        if budget is None:
+            budget = Budget.from_limits(spec.budget.limits() if spec.budget is not None else {}, name=spec.name)
+        resources = await asyncio.to_thread(
+            build_resources, spec, resolved, graph.refs, graph.base_dir, model_override=model, run_id=thread_id, memory=memory
+        )
+        run = _Run(graph, resolved, budget, resources, thread_id, nested, resume, store, list(listeners or []))
+        try:
+            return await _execute(run, saver, config)
+        finally:
+            if memory is None and resources.memory is not None and hasattr(resources.memory, "close"):
+                resources.memory.close()
+
+
+async def _execute(run: _Run, saver: Any, config: Any) -> Result:
+    """The run itself, inside ``run_scope`` (so the run store records it)."""
+    from agentloom.graph._compile import compile_graph
+
+    spec = run.graph.spec
+    durability = spec.config.durability if spec.config is not None else "sync"
+    async with run_scope(
+        "graph",
+        spec.name,
+        {"inputs": run.inputs, "resumed": run.resume},
+        budget=run.budget,
+        run_id=None if run.nested else run.thread_id,
+        store=run.store,
+        memory=run.resources.memory,
+        listeners=[*run.listeners, run.count_hits],
+        resume=run.resume,
+    ) as scope:
+        if run.nested:
+            scope.ctx.listeners.extend([*run.listeners, run.count_hits])
+        lazy = LazyResources(spec, run.graph.refs, run.graph.base_dir, ready=run.resources)
+        app = compile_graph(spec, lazy, checkpointer=saver)
+        start_at = await _budget_restart(app, config) if run.resume else None
+        final = await _invoke(app, None if run.resume else run.inputs, start_at or config, durability, run.thread_id)
+        result = build_result(spec, final, scope.budget, run.hits, run_id=run.thread_id)
+        result.meta["resumed"] = run.resume
+        if start_at is not None:
+            result.meta["continued_after_budget_stop"] = True
+        scope.output = jsonable(result.output)
+        scope.status = "budget_exhausted" if result.budget_limited else "ok"
+        scope.usage = result.usage.to_dict()
+        scope.meta = {"graph": spec.name, "stop_reason": result.stop_reason, **result.meta}
+    return result
+
+
+async def _budget_restart(app: Any, config: Any) -> Any:
+    """For a run that finished because its budget ran out: the config of the last checkpoint
+    before the budget was hit, so resuming (with a higher limit) redoes what the budget cut
+    short and everything after it. None when the run was killed (LangGraph resumes it as is)
+    or finished normally."""
+    from agentloom.graph._compile import FLAGS
+
+    current = await app.aget_state(config)
+    if current.next or not (current.values.get(FLAGS) or {}).get("budget_exhausted"):
+        return None
+    async for snapshot in app.aget_state_history(config):
+        if snapshot.next and not (snapshot.values.get(FLAGS) or {}).get("budget_exhausted"):
+            tracing.emit("resume", "budget_restart", data={"checkpoint_id": snapshot.config["configurable"].get("checkpoint_id"),
+                                                             "next": list(snapshot.next)})
+            return {**config, "configurable": {**config["configurable"], **snapshot.config["configurable"]}}
+    return None
+
+
+async def _invoke(app: Any, value: Any, config: Any, durability: str, run_id: str) -> dict[str, Any]:
+    """``app.ainvoke`` with LangGraph's own failures turned into one-line agentloom errors."""
+    from langgraph.errors import GraphRecursionError, NodeTimeoutError
+
+    try:
+        final: dict[str, Any] = await app.ainvoke(value, config, durability=durability)
+        return final
+    except AgentloomError:
+        raise
+    except GraphRecursionError:
+        limit = config.get("recursion_limit")
+        raise ConfigError(
+            f"the graph ran {limit} steps without finishing; raise config.recursion_limit or lower a loop's limit"
+        ) from None
+    except NodeTimeoutError as exc:
+        raise AgentloomError(
+            f"{_task_of(exc)} timed out ({exc}); raise its timeout: or add retry:, then continue with --resume {run_id}"
+        ) from exc
+    except Exception as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise AgentloomError(
+            f"{_task_of(exc)} failed: {type(exc).__name__}: {message}; fix it and continue with --resume {run_id}"
+        ) from exc
+
+
+def _task_of(exc: BaseException) -> str:
+    for note in getattr(exc, "__notes__", []) or []:
+        found = re.search(r"During task with name '([^']+)'", note)
+        if found:
+            return f"node '{found.group(1)}'"
+    return "a node"
+
+
+def _terminal_output(spec: GraphSpec, state: Mapping[str, Any], trail: list[str]) -> Any:
+    for name in reversed(trail):
+        if state.get(name) is not None:
+            return state[name]
+    for name in reversed(list(spec.nodes)):
+        if state.get(name) is not None:
+            return state[name]
+    return None
+
+
+def _collect_citations(value: Any, found: dict[str, Citation], depth: int = 0) -> None:
+    if depth > 12:
+        return
+    if isinstance(value, Mapping):
+        items = value.get("citations")
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, Mapping) and isinstance(item.get("id"), str) and item["id"] not in found:
+                    found[item["id"]] = Citation(
+                        id=item["id"],
+                        text=str(item.get("text", "")),
+                        path=item.get("path"),
+                        line_start=item.get("line_start"),
+                        line_end=item.get("line_end"),
+                        url=item.get("url"),
+                        title=item.get("title"),
+                    )
+        for key, v in value.items():
+            if key not in ("citations", "passages", "candidates", "verdicts"):
+                _collect_citations(v, found, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _collect_citations(v, found, depth + 1)
+
+
+def build_result(spec: GraphSpec, state: Mapping[str, Any], budget: Budget, memory_hits: int, *, run_id: str) -> Result:
+    """The run's ``Result`` from its final state: declared outputs (else the last node's
+    output), the citations they carry, usage, and whether the budget cut the run short."""
+    from agentloom.graph._compile import FLAGS
+
+    flags = state.get(FLAGS) or {}
+    trail = [str(n) for n in flags.get("trail", [])]
+    scope = {k: v for k, v in state.items() if not str(k).startswith("loom_")}
+    output: Any
+    if spec.outputs:
+        output = {name: jsonable(lookup(scope, o.from_.strip("{} "))) for name, o in spec.outputs.items()}
+    else:
+        output = jsonable(_terminal_output(spec, state, trail))
+    found: dict[str, Citation] = {}
+    _collect_citations(output, found)
+    for o in spec.outputs.values():  # an output read from a node field (write.markdown) cites what the node cites
+        _collect_citations(scope.get(o.from_.strip("{} ").split(".", 1)[0]), found)
+    limited = bool(flags.get("budget_exhausted"))
+    meta: dict[str, Any] = {"graph": spec.name, "nodes_run": trail}
+    for name, node in spec.nodes.items():
+        value = state.get(name)
+        if node.kind == "planner" and isinstance(value, Mapping) and isinstance(value.get("branches"), list):
+            meta.setdefault("width", len(value["branches"]))
+            meta.setdefault("depth", len(value.get("rounds") or []) + 1)
+            meta.setdefault("plan_reason", value.get("reason"))
+    if limited:
+        meta["budget_stops"] = flags.get("budget_reason", [])
+    return Result(
+        output=output,
+        usage=UsageSummary.from_budget(budget, memory_hits=memory_hits),
+        citations=list(found.values()),
+        run_id=run_id,
+        budget_limited=limited,
+        partial=limited,
+        stop_reason="budget" if limited else "done",
+        meta=meta,
+    )
