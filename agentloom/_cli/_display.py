@@ -85,14 +85,18 @@ class RunDisplay:
                 self.plan_lines.append(f"  - {sub}")
             line = f"plan {plan}"
         elif kind.endswith("_start") and kind[:-6] in ("branch", "team", "agent", "node", "map"):
-            self.branches.setdefault(team, _Branch(team))
-            line = f"{team}: started"
-        elif kind in ("branch", "team", "agent") and team in self.branches:
-            branch = self.branches[team]
-            branch.status = str(event.get("status", "ok"))
-            branch.ended = time.monotonic()
-            branch.current = ""
-            line = f"{team}: {branch.status}"
+            key = team if event.get("team") else name
+            if key not in self.branches or self.branches[key].status != "running":
+                self.branches[key] = _Branch(key)
+                line = f"{key}: started"
+        elif kind in ("branch", "team", "agent", "node"):
+            key = team if event.get("team") else name
+            branch = self.branches.get(key)
+            if branch is not None and branch.status == "running":
+                branch.status = str(event.get("status", "ok"))
+                branch.ended = time.monotonic()
+                branch.current = ""
+                line = f"{key}: {branch.status} in {branch.ended - branch.started:.2f}s"
         elif kind == "tool_call":
             branch = self.branches.setdefault(team, _Branch(team))
             branch.tool_calls += 1

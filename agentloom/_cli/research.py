@@ -1,0 +1,156 @@
+"""``loom research``: the deep-research run, end to end, offline by default."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from agentloom.result import Result
+
+__all__ = ["research"]
+
+
+@click.command()
+@click.argument("question", required=False)
+@click.option("--corpus", "corpus", multiple=True, type=click.Path(), help="Corpus folder (repeatable). Default: the shipped example corpus.")
+@click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
+@click.option("--width", default="auto", show_default=True, help="Research teams per round: auto or a number.")
+@click.option("--depth", default="auto", show_default=True, help="Research rounds at most: auto or a number.")
+@click.option("--budget-usd", type=float, default=None, help="Hard limit on spend in USD.")
+@click.option("--budget-tokens", type=int, default=None, help="Hard limit on tokens.")
+@click.option("--budget-seconds", type=float, default=None, help="Hard limit on wall time.")
+@click.option("--memory", default="run", show_default=True, help="Memory bank: run, project, or a file path.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the report to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
+@click.option("--resume", "resume", default=None, metavar="RUN_ID", help="Continue a killed or budget-stopped run.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def research(
+    question: str | None,
+    corpus: tuple[str, ...],
+    model: str | None,
+    width: str,
+    depth: str,
+    budget_usd: float | None,
+    budget_tokens: int | None,
+    budget_seconds: float | None,
+    memory: str,
+    out: str | None,
+    as_json: bool,
+    resume: str | None,
+    quiet: bool,
+) -> None:
+    """Research QUESTION with parallel teams and write a cited report.
+
+    Exit codes: 0 ok, 1 failed, 2 bad input, 3 budget exhausted (a partial report is still
+    written), 130 interrupted (resume with --resume RUN_ID).
+    """
+    import asyncio
+
+    from agentloom._cli._common import budget_from_flags, print_json, write_output
+    from agentloom._cli._display import RunDisplay
+    from agentloom._paths import default_corpus
+    from agentloom.errors import ConfigError
+    from agentloom.research.run import check_width, corpus_paths
+    from agentloom.runstore import RunStore, new_run_id
+
+    if resume is None and (question is None or not question.strip()):
+        raise ConfigError('the question is empty; ask something, e.g. loom research "How is Marrowick supplied with water?"')
+    if resume is not None and question:
+        raise ConfigError("--resume continues a run with its own question; leave the question out")
+    check_width(width, "--width")
+    check_width(depth, "--depth")
+    any_limit = any(v is not None for v in (budget_usd, budget_tokens, budget_seconds))
+    budget = budget_from_flags(budget_usd, budget_tokens, budget_seconds, name="research") if any_limit else None
+    paths = corpus_paths(list(corpus)) if corpus else []
+    if resume is not None:
+        RunStore().get_run(resume)  # an unknown run id is one clear line, before anything starts
+    mode = "quiet" if (quiet or as_json) else "auto"
+    _index_with_progress(paths or [str(default_corpus())], mode)
+    run_id = resume or new_run_id()
+    display = RunDisplay(f"loom research: {question or 'resume ' + run_id}", budget, mode=mode)
+
+    async def go() -> Result:
+        from agentloom.research.run import research as run_research
+
+        with display:
+            return await run_research(
+                question,
+                corpus=paths or None,
+                model=model,
+                width=width,
+                depth=depth,
+                budget=budget,
+                memory=memory,
+                run_id=run_id,
+                resume=resume is not None,
+                listeners=[display],
+            )
+
+    try:
+        result = asyncio.run(go())
+    except KeyboardInterrupt:
+        click.echo(f"loom: interrupted; the run is recorded, continue it with: loom research --resume {run_id}", err=True)
+        raise SystemExit(130) from None
+    report = str(result.output)
+    write_output(out, report)
+    if as_json:
+        print_json(_json_payload(result))
+    else:
+        if not out:
+            click.echo(report)
+        elif not quiet:
+            click.echo(f"report written to {out}", err=True)
+        if not quiet:
+            u = result.usage
+            state = "partial (budget exhausted)" if result.partial else "complete"
+            click.echo(
+                f"[run {result.run_id}: {state}; {u.llm_calls} model calls, {u.tool_calls} tool calls, "
+                f"{u.tokens} tokens, memory hits {u.memory_hits}, {u.wall_s:.2f}s]",
+                err=True,
+            )
+    if result.budget_limited:
+        raise SystemExit(3)
+
+
+def _index_with_progress(paths: list[str], mode: str) -> None:
+    """Build or refresh the corpus index up front, with progress, so the run finds it ready."""
+    from agentloom._cli.index import IndexProgress
+    from agentloom.tools.corpus import CorpusIndex
+
+    index = CorpusIndex(paths)
+    try:
+        with IndexProgress(mode=mode, label="indexing corpus") as progress:
+            index.refresh(on_progress=progress)
+    finally:
+        index.close()
+
+
+def _json_payload(result: Result) -> dict[str, Any]:
+    """The one JSON object ``--json`` prints."""
+    numbered = []
+    for n, citation in enumerate(result.citations, start=1):
+        numbered.append(
+            {
+                "n": n,
+                "id": citation.id,
+                "path": citation.path,
+                "url": citation.url,
+                "line_start": citation.line_start,
+                "line_end": citation.line_end,
+                "title": citation.title,
+                "text": citation.text,
+            }
+        )
+    return {
+        "answer": result.meta.get("short_answer", ""),
+        "report": str(result.output),
+        "citations": numbered,
+        "usage": result.usage.to_dict(),
+        "width": result.meta.get("width"),
+        "depth": result.meta.get("depth"),
+        "run_id": result.run_id,
+        "partial": result.partial,
+        "stop_reason": result.stop_reason,
+    }

@@ -1,0 +1,123 @@
+"""``research()``: a question in, a cited Markdown report out — the deep-research graph run with
+the caller's corpus, model, width/depth, budget and memory scope."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentloom.budget import Budget
+from agentloom.errors import ConfigError, CorpusError
+from agentloom.result import Result
+from agentloom.runstore import RunStore
+
+__all__ = ["research", "research_sync", "ResearchOptions", "check_width", "corpus_paths"]
+
+_CORPUS_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
+
+
+@dataclass(frozen=True)
+class ResearchOptions:
+    """How wide and deep to go: ``"auto"`` lets the budget planner decide."""
+
+    width: str = "auto"
+    depth: str = "auto"
+
+
+def check_width(value: int | str | None, flag: str) -> str:
+    """``auto`` or a whole number of at least 1, as the string the graph input takes."""
+    if value is None:
+        return "auto"
+    text = str(value).strip().lower()
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{flag} {value!r} must be 'auto' or a whole number of at least 1")
+    return str(int(text))
+
+
+def corpus_paths(corpus: str | Path | Sequence[str | Path] | None) -> list[str]:
+    """Absolute corpus folders (or files); a missing path or one with no readable documents is
+    a ``CorpusError`` naming it. ``None`` is the shipped example corpus."""
+    if corpus is None:
+        return []
+    items = [corpus] if isinstance(corpus, str | Path) else list(corpus)
+    out: list[str] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if not path.exists():
+            raise CorpusError(f"corpus path {item} does not exist; give a folder of .md, .txt or .html files")
+        if path.is_dir():
+            if not any(p.suffix.lower() in _CORPUS_SUFFIXES for p in path.rglob("*") if p.is_file()):
+                raise CorpusError(f"corpus folder {item} holds no readable files (.md, .txt or .html)")
+        elif path.suffix.lower() not in _CORPUS_SUFFIXES:
+            raise CorpusError(f"corpus file {item} is not .md, .txt or .html")
+        out.append(str(path.resolve()))
+    return out
+
+
+async def research(
+    question: str | None,
+    *,
+    corpus: str | Path | Sequence[str | Path] | None = None,
+    model: str | None = None,
+    width: int | str = "auto",
+    depth: int | str = "auto",
+    budget: Budget | None = None,
+    memory: str = "run",
+    run_id: str | None = None,
+    resume: bool = False,
+    store: RunStore | None = None,
+    listeners: list[Callable[[dict[str, Any]], None]] | None = None,
+    quiet: bool = True,
+) -> Result:
+    """Research ``question`` over ``corpus`` (default: the shipped example corpus) and return a
+    ``Result`` whose ``output`` is the report's Markdown; ``meta`` holds ``short_answer``,
+    ``width`` and ``depth``. ``memory`` is ``run`` (default), ``project`` or a bank file path.
+    ``resume=True`` continues run ``run_id`` (a killed or budget-stopped run; pass a larger
+    ``budget`` to go further). ``quiet`` is accepted for symmetry with the CLI."""
+    from agentloom.research.pipeline import deep_research_graph
+
+    if not resume and (question is None or not question.strip()):
+        raise ConfigError('the question is empty; ask something, e.g. loom research "How is Marrowick supplied with water?"')
+    if resume and not run_id:
+        raise ConfigError("resuming needs the run id: --resume RUN_ID (see `loom runs list`)")
+    graph = deep_research_graph()
+    paths = corpus_paths(corpus)
+    if paths:
+        graph.add_tool("corpus", paths=paths)
+    if memory == "project":
+        graph.set_memory(scope="project", admission="heuristic")
+    elif memory != "run":
+        graph.set_memory(path=str(Path(memory).expanduser().resolve()), admission="heuristic")
+    inputs: dict[str, Any] | None = None
+    if not resume:
+        inputs = {"question": question.strip() if question else "", "width": check_width(width, "--width"), "depth": check_width(depth, "--depth")}
+    result = await graph.run(inputs, budget=budget, run_id=run_id, model=model, resume=resume, store=store, listeners=listeners)
+    return _as_report(result, store)
+
+
+def _as_report(result: Result, store: RunStore | None) -> Result:
+    """Turn the graph's ``{report, answer}`` output into the report Markdown, keep the short
+    answer in ``meta``, and store the report as the run's ``report.md`` artifact."""
+    output = result.output if isinstance(result.output, dict) else {}
+    report = str(output.get("report") or "")
+    result.meta["short_answer"] = str(output.get("answer") or "")
+    result.output = report
+    if result.run_id and report:
+        own = store is None
+        target = store or RunStore()
+        try:
+            target.put_artifact(result.run_id, "report.md", report, mime="text/markdown")
+        finally:
+            if own:
+                target.close()
+    return result
+
+
+def research_sync(question: str | None, **kwargs: Any) -> Result:
+    """``research`` for synchronous code."""
+    return asyncio.run(research(question, **kwargs))
