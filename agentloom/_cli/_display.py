@@ -40,6 +40,7 @@ class RunDisplay:
         self.branches: dict[str, _Branch] = {}
         self.plan_lines: list[str] = []
         self.memory_hits = 0
+        self._span_keys: dict[str, str] = {}
         self.started = time.monotonic()
         self._live: Any = None
 
@@ -74,7 +75,7 @@ class RunDisplay:
             return
         kind = str(event.get("kind", ""))
         name = str(event.get("name", ""))
-        team = event.get("team") or "main"
+        team = event.get("team") or self._span_keys.get(str(event.get("parent_id")), "main")
         data = event.get("data") or {}
         line: str | None = None
         if kind == "decision":
@@ -86,6 +87,8 @@ class RunDisplay:
             line = f"plan {plan}"
         elif kind.endswith("_start") and kind[:-6] in ("branch", "team", "agent", "node", "map"):
             key = team if event.get("team") else name
+            if event.get("span_id"):
+                self._span_keys[str(event["span_id"])] = key
             if key not in self.branches or self.branches[key].status != "running":
                 self.branches[key] = _Branch(key)
                 line = f"{key}: started"
@@ -150,11 +153,13 @@ class RunDisplay:
         spent = self.budget.spent
         limits = self.budget.limits
         pieces = []
+        shown = {"usd": "${:,.4f}", "tokens": "{:,.0f}", "seconds": "{:,.1f}s"}
         for key, value in (("usd", spent.usd), ("tokens", spent.tokens), ("seconds", self.budget.elapsed())):
             limit = limits.get(key)
+            text = shown[key].format(value)
             if limit:
                 filled = min(20, int(20 * value / limit))
-                pieces.append(f"{key} [{'#' * filled}{'.' * (20 - filled)}] {value:.3g}/{limit:g}")
+                pieces.append(f"{key} [{'#' * filled}{'.' * (20 - filled)}] {text} of {shown[key].format(limit)}")
             else:
-                pieces.append(f"{key} {value:.4g}")
+                pieces.append(f"{key} {text}")
         return "   ".join(pieces)

@@ -62,7 +62,14 @@ def research(
     check_width(width, "--width")
     check_width(depth, "--depth")
     any_limit = any(v is not None for v in (budget_usd, budget_tokens, budget_seconds))
-    budget = budget_from_flags(budget_usd, budget_tokens, budget_seconds, name="research") if any_limit else None
+    if any_limit:
+        budget = budget_from_flags(budget_usd, budget_tokens, budget_seconds, name="research")
+    else:  # the pipeline's own limits, made here so the live view can show them
+        from agentloom.budget import Budget
+        from agentloom.research.pipeline import deep_research_graph
+
+        spec_budget = deep_research_graph().spec.budget
+        budget = Budget.from_limits(spec_budget.limits() if spec_budget is not None else {}, name="research")
     paths = corpus_paths(list(corpus)) if corpus else []
     if resume is not None:
         RunStore().get_run(resume)  # an unknown run id is one clear line, before anything starts
