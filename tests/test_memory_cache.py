@@ -260,3 +260,23 @@ async def test_a_call_arriving_while_the_result_is_being_stored_joins_it(tmp_pat
     first = await leader
     assert first.memory_id is not None and _inflight.in_flight() == 0
     assert (await in_team("t3", lambda: ex.run_call(call("solar")))).cached
+
+
+async def test_corpus_results_are_shared_only_within_the_same_corpus_content(tmp_path: Path) -> None:
+    """A project-wide bank must not serve one corpus's search results for another corpus."""
+    from agentloom.tools.corpus import corpus_tools
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "doc.md").write_text("The beacon burns whale oil.\n")
+    (second / "doc.md").write_text("The beacon burns paraffin.\n")
+    bank = MemoryBank(tmp_path / "memory.db", policy=AdmitAll())
+    call = ToolCall("c1", "corpus_search", '{"query": "beacon fuel burns"}')
+    a = (await ToolExecutor(corpus_tools([first]), cache=bank).run_batch([call]))[0]
+    b = (await ToolExecutor(corpus_tools([second]), cache=bank).run_batch([call]))[0]
+    again = (await ToolExecutor(corpus_tools([first]), cache=bank).run_batch([call]))[0]
+    assert not b.cached and "paraffin" in b.content()
+    assert again.cached and "whale oil" in again.content()
+    assert "whale oil" in a.content()
+    bank.close()

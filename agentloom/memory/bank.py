@@ -34,7 +34,7 @@ from agentloom.memory.admission import AdmissionModel, AdmissionPolicy, LearnedA
 from agentloom.memory.context import current_task
 from agentloom.memory.features import compute_features
 from agentloom.memory.types import KINDS, Candidate, Decision, Embedder, MemoryEntry
-from agentloom.tools.base import Tool, ToolResult, fingerprint
+from agentloom.tools.base import Tool, ToolResult
 
 if TYPE_CHECKING:
     from agentloom.memory._vectors import VectorIndex
@@ -730,7 +730,7 @@ class MemoryBank:
     async def call(self, tool: Tool, args: dict[str, Any], execute: Callable[[], Awaitable[ToolResult]]) -> ToolResult:
         """Serve a tool call from the bank, join the identical call in flight, or run it and
         offer the result for admission. Errors are shared with waiters but never stored."""
-        fp = fingerprint(tool.name, args)
+        fp = tool.cache_key(args)
         ctx = tracing.current()
         team = ctx.team if ctx is not None and ctx.team is not None else self.team
         run = ctx.run_id if ctx is not None and ctx.run_id else None
@@ -820,7 +820,7 @@ class MemoryBank:
             self._write(lambda c: c.execute(
                 "INSERT INTO reads (ns, entry_id, fingerprint, team, run, via, saved_seconds, saved_tokens, saved_usd, created) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (ns, None, fingerprint(tool.name, args), team, run, "coalesced", saved, 0, 0.0, now),
+                (ns, None, tool.cache_key(args), team, run, "coalesced", saved, 0, 0.0, now),
             ))
             tracing.emit(
                 "memory_hit", tool.name, start=waited_from,

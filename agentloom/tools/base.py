@@ -78,6 +78,9 @@ class Tool:
         self.max_concurrency = max_concurrency
         self.retries = retries
         self.cacheable = cacheable
+        #: What the results depend on besides the arguments (e.g. which corpus index): identical
+        #: calls are shared through the memory bank only within one scope.
+        self.cache_scope: str | None = None
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args_model = self._build_args_model(arg_docs)
         self._schema: dict[str, Any] | None = None
@@ -126,6 +129,10 @@ class Tool:
             )
             raise ToolArgumentError(f"invalid arguments for {self.name}: {problems}") from None
         return {name: getattr(parsed, name) for name in type(parsed).model_fields}
+
+    def cache_key(self, args: dict[str, Any]) -> str:
+        """The fingerprint under which this call's result may be shared: name, scope, arguments."""
+        return fingerprint(self.name if self.cache_scope is None else f"{self.name}@{self.cache_scope}", args)
 
     def semaphore(self) -> asyncio.Semaphore | None:
         """This tool's concurrency limit for the running event loop (shared by all executors)."""

@@ -631,11 +631,24 @@ class CorpusIndex:
                 raise ValueError(f"unknown passage id '{id}'; use an id from corpus_search results (like p_3f9a0c12de)")
             return found
 
-        return [
+        tools = [
             Tool(corpus_search, description=f"Search the local document corpus ({folders}) by key words; "
                  "returns the best passages with ids to cite, file paths and line ranges."),
             Tool(read_passage),
         ]
+        scope = self.signature()
+        for t in tools:  # results are shared through memory only for this exact corpus content
+            t.cache_scope = scope
+        return tools
+
+    def signature(self) -> str:
+        """A short hash of the indexed content (every file's key and sha1): two indexes with the
+        same signature answer every search the same way."""
+        digest = hashlib.sha1()
+        with self._lock:
+            for key, sha in self._db.conn.execute("SELECT key, sha1 FROM files ORDER BY key"):
+                digest.update(f"{key}\x00{sha}\n".encode())
+        return digest.hexdigest()[:16]
 
     def __repr__(self) -> str:
         return f"CorpusIndex({[str(r.path) for r in self.roots]!r}, index_path={str(self.index_path)!r})"
