@@ -1,8 +1,11 @@
 """``Agent``: a tool-use loop whose tool calls of one turn run concurrently.
 
-Each turn the model is told its tool-call width; calls beyond it are deferred to the next turn
-(and recorded), never dropped. ``max_turns`` bounds depth. When the budget runs low the agent
-narrows, and when it runs out it finishes with its best answer so far (``budget_limited``).
+Each turn the model is told its tool-call width (``width``: an int, a schedule name or a
+mapping of turn ranges); calls beyond it are deferred to the next turn and recorded, never
+dropped. ``max_turns`` bounds depth. When the budget runs low the agent narrows (half width
+below half the budget, width 1 below a quarter), and near the end it finishes with its best
+answer so far (``Result.budget_limited``). ``threads=N`` adds a ``spawn`` tool that runs
+sub-tasks as child agents; ``planner=DAGPlanner()`` replaces the loop with plan → execute → join.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ DEFAULT_INSTRUCTIONS = (
     "relevant, say that no supporting evidence was found."
 )
 
-#: Below this fraction of budget left the agent narrows to width 1; below ``_FINISH_AT`` it finishes.
+#: Below ``_HALVE_AT`` of the budget left the width halves, below ``_NARROW_AT`` it is 1, and
+#: below ``_FINISH_AT`` the agent stops calling tools and gives its best answer.
+_HALVE_AT = 0.5
 _NARROW_AT = 0.25
 _FINISH_AT = 0.08
 
@@ -60,11 +65,23 @@ class Agent:
         team: str | None = None,
         max_concurrency: int = 16,
         output_type: type[BaseModel] | None = None,
+        threads: int | None = None,
+        max_spawn_depth: int = 1,
+        max_spawn_tasks: int = 32,
+        planner: Any = None,
+        _spawn_depth: int = 0,
     ) -> None:
-        if max_turns < 1:
-            raise ConfigError(f"max_turns={max_turns} must be at least 1")
-        if max_tokens < 1:
-            raise ConfigError(f"max_tokens={max_tokens} must be at least 1")
+        for key, value in (("max_turns", max_turns), ("max_tokens", max_tokens), ("max_spawn_depth", max_spawn_depth),
+                           ("max_spawn_tasks", max_spawn_tasks), ("max_concurrency", max_concurrency)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"Agent {key}={value!r} must be a whole number of at least 1")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"Agent threads={threads!r} must be a whole number of at least 1 (or None for no spawn tool)")
+        if planner is not None and not callable(getattr(planner, "solve", None)):
+            raise ConfigError(
+                f"Agent planner={type(planner).__name__} has no solve(); use planner=DAGPlanner() "
+                "(width/depth planners such as BudgetPlanner drive rounds through planners.run_rounds)"
+            )
         self.model: Model = resolve_model(model)
         self.tools: list[Tool] = [t if isinstance(t, Tool) else tool(t) for t in tools]
         self.instructions = instructions
@@ -77,6 +94,35 @@ class Agent:
         self.team = team
         self.max_concurrency = max_concurrency
         self.output_type = output_type
+        self.threads = threads
+        self.max_spawn_depth = max_spawn_depth
+        self.max_spawn_tasks = max_spawn_tasks
+        self.planner = planner
+        self.spawn_depth = _spawn_depth
+
+    def child_agent(self, name: str) -> Agent:
+        """A thread of this agent: same model, tools, width and depth limits, one spawn level
+        deeper (with no ``spawn`` tool once ``max_spawn_depth`` is reached)."""
+        from agentloom.agents.threads import CHILD_INSTRUCTIONS
+
+        depth = self.spawn_depth + 1
+        return Agent(
+            self.model,
+            self.tools,
+            f"{self.instructions}\n\n{CHILD_INSTRUCTIONS}",
+            name=name,
+            width=self.width,
+            max_turns=self.max_turns,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            memory=self.memory,
+            team=self.team,
+            max_concurrency=self.max_concurrency,
+            threads=self.threads if depth < self.max_spawn_depth else None,
+            max_spawn_depth=self.max_spawn_depth,
+            max_spawn_tasks=self.max_spawn_tasks,
+            _spawn_depth=depth,
+        )
 
     # ----------------------------------------------------------------- public API
     async def run(
@@ -112,10 +158,19 @@ class Agent:
             from agentloom.memory.agent_hooks import memory_tools
 
             tools.extend(memory_tools(self.memory))
+        if self.threads and self.spawn_depth < self.max_spawn_depth:
+            from agentloom.agents.threads import spawn_tool
+
+            tools.append(spawn_tool(self))
         return tools
 
     def _system_prompt(self, task: str, width: int, memory_block: str) -> str:
         parts = [self.instructions, f"Tool-call width this turn: {width}"]
+        if self.threads and self.spawn_depth < self.max_spawn_depth:
+            parts.append(
+                f"To split the work, call spawn(tasks=[...]) with self-contained sub-tasks: each runs as a "
+                f"separate agent that sees only its text, {self.threads} at a time, and you get their answers back."
+            )
         if memory_block:
             parts.append("Shared memory (read an entry with memory_read(id)):\n" + memory_block)
         return "\n\n".join(parts)
@@ -123,31 +178,86 @@ class Agent:
     async def _loop(self, task: str, budget: Budget) -> Result:
         tools = self._all_tools()
         executor = ToolExecutor(tools, max_concurrency=self.max_concurrency, cache=self.memory)
+        passages: dict[str, Citation] = {}
+        messages: list[Message] = [Message("system", self.instructions), Message("user", task)]
+        if self.planner is not None:
+            final, budget_limited, stop_reason, meta, memory_hits = await self._planned(task, tools, executor, passages, messages)
+        else:
+            final, budget_limited, stop_reason, meta, memory_hits = await self._react(task, budget, tools, executor, passages, messages)
+        output: Any = final or ""
+        if self.output_type is not None and final:
+            try:
+                parsed = await self._structure(task, messages)
+            except BudgetExceeded:
+                parsed, budget_limited = None, True
+            output = parsed if parsed is not None else final
+        if self.memory is not None and final:
+            from agentloom.memory.agent_hooks import admit_step
+
+            try:
+                await admit_step(self.memory, kind="answer", key=task[:200], value=final, task=task,
+                                 citations=[c.id for c in citations_for(final, passages)])
+            except BudgetExceeded:
+                pass
+        usage = UsageSummary.from_budget(budget, memory_hits=memory_hits)
+        return Result(
+            output=output,
+            usage=usage,
+            citations=citations_for(final, passages),
+            budget_limited=budget_limited,
+            partial=budget_limited,
+            stop_reason=stop_reason,
+            meta={**meta, "passages": len(passages)},
+        )
+
+    async def _planned(
+        self, task: str, tools: list[Tool], executor: ToolExecutor, passages: dict[str, Citation], messages: list[Message]
+    ) -> tuple[str, bool, str, dict[str, Any], int]:
+        """Plan → execute → join through ``self.planner`` (a ``DAGPlanner``); ``messages``
+        gets the transcript (the tasks as tool calls, their results, the answer)."""
+        run = await self.planner.solve(task, model=self.model, tools=tools, executor=executor)
+        passages.update(run.passages)
+        ran = [(t, r) for t in run.tasks if (r := t.result) is not None]
+        if ran:
+            messages.append(Message("assistant", None, [ToolCall(t.id, t.tool, json.dumps(t.args, default=str)) for t, _ in ran]))
+            messages.extend(Message("tool", r.content(), tool_call_id=t.id, name=t.tool) for t, r in ran)
+        messages.append(Message("assistant", run.answer))
+        hits = sum(1 for t in run.tasks if (r := t.result) is not None and (r.cached or r.coalesced))
+        meta = {"planner": getattr(self.planner, "name", type(self.planner).__name__), "tasks": len(run.tasks),
+                "replans": run.replans, **run.meta}
+        return run.answer, run.budget_limited, run.stop_reason, meta, hits
+
+    async def _react(
+        self, task: str, budget: Budget, tools: list[Tool], executor: ToolExecutor, passages: dict[str, Citation], messages: list[Message]
+    ) -> tuple[str, bool, str, dict[str, Any], int]:
+        """The tool loop: one model call per turn, that turn's calls (up to the width) at once."""
         schemas = [t.schema() for t in tools]
         memory_block = ""
         if self.memory is not None:
             from agentloom.memory.agent_hooks import memory_prompt
 
             memory_block = memory_prompt(self.memory, task, self.team)
-        messages: list[Message] = [Message("system", ""), Message("user", task)]
-        passages: dict[str, Citation] = {}
         deferred: list[ToolCall] = []
         final: str | None = None
-        parsed: Any = None
         budget_limited = False
         stop_reason = "max_turns"
         memory_hits = 0
         turns_used = 0
+        widths: list[int] = []
+        deferrals = 0
 
         for turn in range(self.max_turns):
-            turns_used = turn + 1
-            width = self._width_for(turn, budget)
             if budget.remaining_fraction() < _FINISH_AT:
                 budget_limited, stop_reason = True, "budget"
+                tracing.emit("decision", self.name, data={"turn": turn, "action": "finish",
+                                                          "reason": f"only {budget.remaining_fraction():.0%} of the budget is left; finishing with the best answer so far"})
                 break
+            turns_used = turn + 1
+            width = self._width_for(turn, budget)
+            widths.append(width)
             if deferred:
                 batch, deferred = deferred[:width], deferred[width:]
-                tracing.emit("deferral", self.name, data={"turn": turn, "running": [c.name for c in batch], "still_deferred": len(deferred)})
+                tracing.emit("deferral", self.name, data={"turn": turn, "width": width, "running": [c.name for c in batch], "still_deferred": len(deferred)})
                 messages.append(Message("assistant", None, batch))
             else:
                 messages[0] = Message("system", self._system_prompt(task, width, memory_block))
@@ -174,7 +284,9 @@ class Agent:
                 batch, extra = calls[:width], calls[width:]
                 if extra:
                     deferred.extend(extra)
-                    tracing.emit("deferral", self.name, data={"turn": turn, "width": width, "deferred": [c.name for c in extra]})
+                    deferrals += len(extra)
+                    tracing.emit("deferral", self.name, data={"turn": turn, "width": width, "issued": len(calls), "deferred": [c.name for c in extra],
+                                                              "reason": f"the model issued {len(calls)} calls at width {width}; {len(extra)} run next turn"})
                 messages.append(Message("assistant", completion.text, batch))
             results = await executor.run_batch(batch)
             for result in results:
@@ -187,39 +299,33 @@ class Agent:
                 budget_limited, stop_reason = True, "budget"
                 break
 
+        if deferred:
+            tracing.emit("deferral", self.name, status="error", data={"unrun": [c.name for c in deferred], "stop_reason": stop_reason,
+                                                                      "reason": f"{len(deferred)} deferred call(s) never ran: the run stopped ({stop_reason})"})
         if final is None:
-            final = await self._best_answer(task, messages)
-        output: Any = final or ""
-        if self.output_type is not None and final:
-            parsed = await self._structure(task, messages, final)
-            output = parsed if parsed is not None else final
-        if self.memory is not None and final:
-            from agentloom.memory.agent_hooks import admit_step
-
-            try:
-                await admit_step(self.memory, kind="answer", key=task[:200], value=final, task=task,
-                                 citations=[c.id for c in citations_for(final, passages)])
-            except BudgetExceeded:
-                pass
-        usage = UsageSummary.from_budget(budget, memory_hits=memory_hits)
-        return Result(
-            output=output,
-            usage=usage,
-            citations=citations_for(final, passages),
-            budget_limited=budget_limited,
-            partial=budget_limited,
-            stop_reason=stop_reason,
-            meta={"turns": turns_used, "width": self.width.describe(), "passages": len(passages)},
-        )
+            final = await self._best_answer(task, messages, passages)
+            if final:
+                messages.append(Message("assistant", final))
+        meta = {"turns": turns_used, "width": self.width.describe(), "widths": widths, "deferred_calls": deferrals}
+        return final or "", budget_limited, stop_reason, meta, memory_hits
 
     def _width_for(self, turn: int, budget: Budget) -> int:
-        width = self.width.width(turn)
-        if budget.remaining_fraction() < _NARROW_AT:
+        """The schedule's width for ``turn``, narrowed when the budget runs low."""
+        planned = self.width.width(turn)
+        left = budget.remaining_fraction()
+        width = planned
+        if left < _NARROW_AT:
             width = 1
+        elif left < _HALVE_AT:
+            width = max(1, planned // 2)
+        if width < planned:
+            tracing.emit("decision", self.name, data={"turn": turn, "planned_width": planned, "width": width, "budget_left": round(left, 4),
+                                                      "reason": f"{left:.0%} of the budget left: width narrowed from {planned} to {width}"})
         return width
 
-    async def _best_answer(self, task: str, messages: list[Message]) -> str | None:
-        """One tool-free call for the best answer so far; without budget, the last text seen."""
+    async def _best_answer(self, task: str, messages: list[Message], passages: dict[str, Citation]) -> str | None:
+        """One tool-free call for the best answer so far; without budget for it, the last
+        text the model wrote, else the evidence gathered, verbatim."""
         request = ModelRequest(
             messages=[*messages, Message("user", "Give your best final answer now from the evidence above, with citations.")],
             tools=[],
@@ -235,9 +341,12 @@ class Agent:
             for message in reversed(messages):
                 if message.role == "assistant" and message.content:
                     return message.content
+            if passages:
+                return "Evidence found before the budget ran out:\n" + "\n".join(
+                    f"- {c.text.strip()[:300]} [{c.id}]" for c in list(passages.values())[:5])
             return None
 
-    async def _structure(self, task: str, messages: list[Message], final: str) -> Any:
+    async def _structure(self, task: str, messages: list[Message]) -> Any:
         assert self.output_type is not None
         request = ModelRequest(
             messages=[*messages, Message("user", "Return the final answer as JSON matching the schema.")],
