@@ -5,8 +5,9 @@ Heavy clients (litellm, openai) are imported only when a model that needs them i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from agentloom._lazy import lazy_exports
 from agentloom.budget import Price
 from agentloom.models.base import ModelBase, call_model
 from agentloom.models.types import PURPOSES, Completion, Message, Model, ModelRequest, ToolCall, Usage
@@ -44,11 +45,4 @@ _LAZY = {
     "resolve_model": "agentloom.models.resolve",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agentloom.models' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

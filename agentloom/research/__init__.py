@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agentloom._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from agentloom.research.evaluate import evaluate, score_report
@@ -19,11 +21,4 @@ _LAZY = {
     "research_sync": "agentloom.research.run",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agentloom.research' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from agentloom._lazy import lazy_exports
 from agentloom.tools.base import Tool, ToolArgumentError, ToolResult, canonical_args, fingerprint, tool
 
 # Eager, not lazy: importing the submodule binds the package attribute ``calculator`` to the
@@ -39,11 +38,4 @@ _LAZY = {
     "http_fetch": "agentloom.tools.web",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agentloom.tools' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
