@@ -79,3 +79,39 @@ async def test_offline_model_reads_matching_keys(tmp_path: Path) -> None:
     assert ("t2", "memory_read") in reads  # it read the key that matched its question
     assert "25%" in str(result.output)
     assert [c.id for c in result.citations] == ["p_00000000d1"]
+
+
+async def test_memory_keys_are_refreshed_every_turn(tmp_path: Path) -> None:
+    """Keys another team stores mid-run show up in this agent's next turn (LTS: keys visible)."""
+    from agentloom import Agent, tool
+    from agentloom.memory import AdmitAll, MemoryBank
+    from agentloom.memory.agent_hooks import admit_step
+    from agentloom.models.function import FunctionModel
+
+    bank = MemoryBank(tmp_path / "memory.db", policy=AdmitAll())
+    prompts: dict[int, str] = {}
+
+    @tool
+    async def survey(topic: str) -> str:
+        """Survey a topic (and, as another team would, store a finding in the shared bank)."""
+        from agentloom import tracing
+
+        ctx = tracing.current()
+        assert ctx is not None
+        with tracing.use(ctx.derive(team="team-other")):
+            await admit_step(bank, kind="finding", key="tidal station turbine count", value="The station has 18 turbines.",
+                             task="tidal station turbines")
+        return f"surveyed {topic}"
+
+    def respond(request: ModelRequest) -> object:
+        turn = int(request.metadata.get("turn", 0))
+        prompts[turn] = request.messages[0].content or ""
+        if turn == 0:
+            return {"tool_calls": [{"name": "survey", "arguments": {"topic": "tidal station turbines"}}]}
+        return "done"
+
+    agent = Agent(FunctionModel(respond), tools=[survey], memory=bank, team="team-a", width=2)
+    await agent.run("How many turbines does the tidal station have?")
+    assert "tidal station turbine count" not in prompts[0]
+    assert "tidal station turbine count" in prompts[1] and "team-other" in prompts[1]
+    bank.close()

@@ -232,11 +232,6 @@ class Agent:
     ) -> tuple[str, bool, str, dict[str, Any], int]:
         """The tool loop: one model call per turn, that turn's calls (up to the width) at once."""
         schemas = [t.schema() for t in tools]
-        memory_block = ""
-        if self.memory is not None:
-            from agentloom.memory.agent_hooks import memory_prompt
-
-            memory_block = memory_prompt(self.memory, task, self.team)
         deferred: list[ToolCall] = []
         final: str | None = None
         budget_limited = False
@@ -260,7 +255,8 @@ class Agent:
                 tracing.emit("deferral", self.name, data={"turn": turn, "width": width, "running": [c.name for c in batch], "still_deferred": len(deferred)})
                 messages.append(Message("assistant", None, batch))
             else:
-                messages[0] = Message("system", self._system_prompt(task, width, memory_block))
+                # the shared keys are read afresh each turn: other teams' findings appear as they land
+                messages[0] = Message("system", self._system_prompt(task, width, self._memory_block(task)))
                 request = ModelRequest(
                     messages=list(messages),
                     tools=schemas,
@@ -308,6 +304,15 @@ class Agent:
                 messages.append(Message("assistant", final))
         meta = {"turns": turns_used, "width": self.width.describe(), "widths": widths, "deferred_calls": deferrals}
         return final or "", budget_limited, stop_reason, meta, memory_hits
+
+    def _memory_block(self, task: str) -> str:
+        """The bounded list of shared-memory keys relevant to ``task`` (empty without memory)."""
+        if self.memory is None:
+            return ""
+        from agentloom.memory.agent_hooks import memory_prompt
+
+        block: str = memory_prompt(self.memory, task, self.team)
+        return block
 
     def _width_for(self, turn: int, budget: Budget) -> int:
         """The schedule's width for ``turn``, narrowed when the budget runs low."""
