@@ -338,10 +338,20 @@ async def test_stream_error_is_a_model_error(make_model: Factory, server: FakeOp
     server.add_fault(status=503, times=5)
     budget = Budget()
     with run_context(budget), pytest.raises(ModelHTTPError) as info:
-        async for _ in make_model().stream(ask("hello")):
+        async for _ in make_model(max_retries=2).stream(ask("hello")):
             pass
-    assert info.value.status == 503
-    assert budget.spent.llm_calls == 1 and budget.reserved.llm_calls == 0
+    assert info.value.status == 503 and info.value.attempts == 3
+    assert budget.spent.llm_calls == 3 and budget.reserved.llm_calls == 0  # every attempt is charged
+
+
+async def test_stream_is_retried_before_its_first_delta(make_model: Factory, server: FakeOpenAIServer) -> None:
+    server.add_fault(status=429, times=2, retry_after=0.05)
+    budget = Budget()
+    with run_context(budget):
+        text = "".join([d async for d in make_model(max_retries=3).stream(ask("hello"))])
+    assert text  # the stream's text arrived, after two refused attempts
+    assert len(server.chat_requests) == 3
+    assert budget.spent.llm_calls == 3 and budget.reserved.llm_calls == 0
 
 
 # ----------------------------------------------------------------------------- concurrency

@@ -295,9 +295,37 @@ class ModelBase:
         return completion
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[str]:
-        """Stream text deltas (one attempt, charged like ``complete``, not retried: a stream
-        cannot be replayed once text has been yielded). The finished stream's usage is left on
-        ``self.last_stream_usage``."""
+        """Stream text deltas, charged like ``complete``. A transient failure before the first
+        delta is retried like any attempt; after text has been yielded a stream cannot be
+        replayed, so a failure then ends it with ``ModelHTTPError``. The finished stream's
+        usage is left on ``self.last_stream_usage``."""
+        attempt_no = 0
+        while True:
+            attempt_no += 1
+            yielded = False
+            try:
+                async for delta in self._stream_once(request, attempt_no):
+                    yielded = True
+                    yield delta
+                return
+            except TransientModelError as exc:
+                if yielded or attempt_no > self.max_retries:
+                    raise ModelHTTPError(
+                        f"{self.name}: stream failed after {attempt_no} attempt(s): {exc}", attempts=attempt_no, status=exc.status
+                    ) from None
+                await asyncio.sleep(self._retry_wait(exc, attempt_no))
+
+    def _retry_wait(self, exc: TransientModelError, attempt_no: int) -> float:
+        """Seconds to wait before retry ``attempt_no + 1``: ``Retry-After`` when the server gave
+        one, else exponential backoff with jitter."""
+        if exc.retry_after is not None:
+            return min(max(exc.retry_after, 0.0), 120.0)
+        import random
+
+        return min(self.retry_initial_wait * 2 ** (attempt_no - 1), self.retry_max_wait) + random.uniform(0, self.retry_initial_wait)
+
+    async def _stream_once(self, request: ModelRequest, attempt_no: int) -> AsyncIterator[str]:
+        """One charged, recorded streaming attempt."""
         ctx = tracing.current()
         budget = ctx.budget if ctx else None
         self._check_priced(budget)
@@ -317,9 +345,8 @@ class ModelBase:
         except BaseException as exc:
             if reservation is not None:
                 reservation.settle(Cost(llm_calls=1))
-            tracing.emit("model_call", self.name, start=start_wall, status="error", data={"purpose": request.purpose}, error=str(exc))
-            if isinstance(exc, TransientModelError):
-                raise ModelHTTPError(f"{self.name}: stream failed: {exc}", attempts=1, status=exc.status) from None
+            tracing.emit("model_call", self.name, start=start_wall, status="error",
+                         data={"purpose": request.purpose, "stream": True, "attempt": attempt_no}, error=str(exc))
             raise
         usage.usd = self.usd_for(usage) if not usage.usd else usage.usd
         self.last_stream_usage = usage
@@ -329,7 +356,8 @@ class ModelBase:
             "model_call",
             self.name,
             start=start_wall,
-            data={"purpose": request.purpose, "stream": True, "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "usd": usage.usd},
+            data={"purpose": request.purpose, "stream": True, "attempt": attempt_no, "input_tokens": usage.input_tokens,
+                  "output_tokens": usage.output_tokens, "usd": usage.usd},
         )
 
 

@@ -19,11 +19,11 @@ from types import ModuleType
 from typing import Any
 
 from agentloom.budget import Price
-from agentloom.errors import MissingAPIKeyError, ModelHTTPError, ModelNotFoundError
+from agentloom.errors import MissingAPIKeyError, ModelNotFoundError
 from agentloom.models._errors import error_text, translate_sdk_error
 from agentloom.models._pricing import lookup_price
 from agentloom.models._wire import StreamAccumulator, parse_response, request_kwargs
-from agentloom.models.base import DEFAULT_MAX_TOKENS, ModelBase, TransientModelError
+from agentloom.models.base import DEFAULT_MAX_TOKENS, ModelBase
 from agentloom.models.types import Completion, ModelRequest
 
 __all__ = ["LiteLLMModel", "import_litellm"]
@@ -215,11 +215,8 @@ class LiteLLMModel(ModelBase):
         litellm = import_litellm()
         accumulator = StreamAccumulator(self.name)
         start = time.perf_counter()
-        try:
-            async for delta in self._chunks(litellm, request, accumulator):
-                yield delta
-        except TransientModelError as exc:
-            raise ModelHTTPError(str(exc), attempts=1, status=exc.status) from exc
+        async for delta in self._chunks(litellm, request, accumulator):
+            yield delta
         completion = accumulator.completion()
         completion.usage.latency_s = time.perf_counter() - start
         yield completion

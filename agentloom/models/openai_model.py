@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from agentloom.budget import Price
-from agentloom.errors import MissingAPIKeyError, ModelHTTPError
+from agentloom.errors import MissingAPIKeyError
 from agentloom.models._errors import translate_sdk_error
 from agentloom.models._pricing import lookup_price
 from agentloom.models._wire import StreamAccumulator, parse_response, request_kwargs
-from agentloom.models.base import DEFAULT_MAX_TOKENS, ModelBase, TransientModelError
+from agentloom.models.base import DEFAULT_MAX_TOKENS, ModelBase
 from agentloom.models.types import Completion, ModelRequest
 
 if TYPE_CHECKING:
@@ -188,12 +188,8 @@ class OpenAIModel(ModelBase):
     async def _stream_attempt(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
         accumulator = StreamAccumulator(self.model)
         start = time.perf_counter()
-        try:
-            async for delta in self._chunks(request, accumulator):
-                yield delta
-        except TransientModelError as exc:
-            # a stream is one attempt: report it as a final HTTP error, not a retryable one
-            raise ModelHTTPError(str(exc), attempts=1, status=exc.status) from exc
+        async for delta in self._chunks(request, accumulator):
+            yield delta
         completion = accumulator.completion()
         completion.usage.latency_s = time.perf_counter() - start
         yield completion
