@@ -218,3 +218,14 @@ def test_markdown_refuses_unsafe_links(link: str) -> None:
     assert "<a " not in out or 'onmouseover="' not in out
     assert not re.search(r'href="\s*(javascript|vbscript|data):', out, re.I)
     assert 'href="//' not in out
+
+
+def test_renderers_keep_their_old_import_path() -> None:
+    from agentloom.research import timeline
+    from agentloom.research._markdown import markdown_to_html as md
+    from agentloom.research.gantt import render_text_gantt as gantt
+    from agentloom.research.html_export import render_html as page
+
+    assert (timeline.render_text_gantt, timeline.render_html, timeline.markdown_to_html) == (gantt, page, md)
+    assert set(timeline.__all__) >= {"CALL_KINDS", "CriticalStep", "Row", "Timeline", "build_timeline",
+                                     "markdown_to_html", "render_html", "render_text_gantt"}

@@ -27,6 +27,7 @@ from agentloom.tools.web import (
     SearXNGProvider,
     TavilyProvider,
     WebError,
+    configured_provider,
     fetch,
     provider_from_env,
     search,
@@ -250,6 +251,25 @@ def test_provider_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         provider_from_env()
     with pytest.raises(ConfigError, match="SEARXNG_URL"):
         SearXNGProvider("localhost:8888")
+
+
+def test_configured_provider_by_instance_name_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("SEARXNG_URL", "TAVILY_API_KEY", "TAVILY_BASE_URL", "AGENTLOOM_WEB_PROVIDER"):
+        monkeypatch.delenv(key, raising=False)
+    assert configured_provider() is None and configured_provider("none") is None
+    given = SearXNGProvider("http://127.0.0.1:7777")
+    assert configured_provider(given) is given
+    with pytest.raises(ConfigError, match="TAVILY_API_KEY"):
+        configured_provider("tavily")
+
+    monkeypatch.setenv("SEARXNG_URL", "http://127.0.0.1:8888")
+    monkeypatch.setenv("TAVILY_API_KEY", TAVILY_KEY)
+    from_env = configured_provider()
+    assert isinstance(from_env, SearXNGProvider) and from_env.base_url == "http://127.0.0.1:8888"
+    assert isinstance(configured_provider("tavily"), TavilyProvider)  # the name overrides the default
+    monkeypatch.setenv("AGENTLOOM_WEB_PROVIDER", "none")
+    assert configured_provider() is None
+    assert isinstance(configured_provider("searxng"), SearXNGProvider)
 
 
 async def test_web_tools_run_through_the_executor(base: str, monkeypatch: pytest.MonkeyPatch) -> None:

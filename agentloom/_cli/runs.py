@@ -277,7 +277,7 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
     if artifacts:
         out.append("artifacts: " + ", ".join(artifacts))
     if tl is not None:
-        from agentloom.research.timeline import render_text_gantt
+        from agentloom.research.gantt import render_text_gantt
 
         out.append("")
         out.append(render_text_gantt(tl, width=_width()))
@@ -294,7 +294,7 @@ def export(run_id: str, as_html: bool, out: str | None) -> None:
     if not as_html:
         raise click.UsageError("choose an export format: --html")
     store, record = _get_run(run_id)
-    from agentloom.research.timeline import render_html
+    from agentloom.research.html_export import render_html
 
     usage = _usage(record, store.events(record.id))
     facts = {

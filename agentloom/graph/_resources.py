@@ -183,7 +183,7 @@ def _build_tools(key: str, tspec: ToolSpec, inputs: Mapping[str, Any], refs: Map
             tools = [web.make_http_fetch(allow)]
         else:
             chosen = web.web_tools(provider, allow_hosts=allow) if builtin == "web" else (
-                [web.make_web_search(provider)] if web._provider(provider) is not None else []
+                [web.make_web_search(provider)] if web.configured_provider(provider) is not None else []
             )
             if not chosen:
                 if tspec.optional:
