@@ -25,6 +25,7 @@ __all__ = [
     "references_in",
     "resolve_references",
     "tool",
+    "configured_provider",
     "web_tools",
     "web_search",
     "http_fetch",
@@ -33,6 +34,7 @@ __all__ = [
 _LAZY = {
     "corpus_tools": "agentloom.tools.corpus",
     "CorpusIndex": "agentloom.tools.corpus",
+    "configured_provider": "agentloom.tools.web",
     "web_tools": "agentloom.tools.web",
     "web_search": "agentloom.tools.web",
     "http_fetch": "agentloom.tools.web",
