@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,11 +123,12 @@ class Writer:
         findings: Sequence[Any],
         passages: Mapping[str, Citation],
         *,
-        usage: Mapping[str, Any] | Any | None = None,
+        usage: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | Any | None = None,
         partial: bool = False,
     ) -> Report:
         """Draft the report with the model, then number citations and add the references, the
-        banner (when ``partial``) and the usage footer."""
+        banner (when ``partial``) and the usage footer. ``usage`` may be a function, read after
+        the drafting call so the footer includes it."""
         from agentloom.models.base import call_model
 
         items = [_finding(f) for f in findings]
@@ -146,6 +147,8 @@ class Writer:
 
             tracing.emit("writer_fallback", "writer", data={"reason": "empty draft"})
             body = render(question, [Finding(i["title"], i["text"]) for i in items])
+        if callable(usage):
+            usage = usage()
         return finalize(body, passages, question=question, usage=usage, partial=partial)
 
     def write_sync(self, question: str, findings: Sequence[Any], passages: Mapping[str, Citation], **kwargs: Any) -> Report:

@@ -561,10 +561,10 @@ async def _writer(n: WriterNode, name: str, scope: Mapping[str, Any], res: Resou
         max_tokens=_int(render(n.max_tokens, scope), f"{name}.max_tokens"),
         instructions=text_of(render(n.instructions, scope)) if n.instructions else WRITER_INSTRUCTIONS,
     )
-    usage = _usage_for_report(scope)
     limited = False
     try:
-        report = await writer.write(question, findings, passages, usage=usage, partial=partial)
+        # usage is read after the writer's own model call, so the footer counts it too
+        report = await writer.write(question, findings, passages, usage=lambda: _usage_for_report(scope), partial=partial)
     except BudgetExceeded:
         # No budget left for the model: still write the report, extractively and marked partial.
         from agentloom.agents.writer import finalize
@@ -572,7 +572,7 @@ async def _writer(n: WriterNode, name: str, scope: Mapping[str, Any], res: Resou
         from agentloom.models.offline.write import render as extractive
 
         body = extractive(question, [Finding(f["title"], f["text"]) for f in findings])
-        report = finalize(body, passages, question=question, usage=usage, partial=True)
+        report = finalize(body, passages, question=question, usage=_usage_for_report(scope), partial=True)
         limited = True
     return (
         {
