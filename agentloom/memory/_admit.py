@@ -1,0 +1,144 @@
+"""Admission into the bank: a candidate's features (dedup, near-duplicates, relevance to the run's
+task), the policy's decision, and one transaction that stores it within quota and logs why."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+
+from agentloom import tracing
+from agentloom.memory._hygiene import quota_refusal
+from agentloom.memory._rows import entry_id as make_entry_id
+from agentloom.memory._rows import insert
+from agentloom.memory._store import StoreMixin, store_entry
+from agentloom.memory._text import content_hash, count_tokens, fts_query, term_set
+from agentloom.memory.context import current_task
+from agentloom.memory.features import compute_features
+from agentloom.memory.types import Candidate, Decision
+
+__all__ = ["AdmitMixin"]
+
+log = logging.getLogger("agentloom.memory")
+
+_SIMILARITY_CHARS = 1500  # similarity compares the key and the start of the value
+_NEIGHBOUR_CAP = 50  # near-duplicate candidates: the most recent entries sharing a key term
+
+
+class AdmitMixin(StoreMixin):
+    """``offer`` (the admission path) for ``MemoryBank``."""
+
+    def _task(self) -> str:
+        """What admission judges relevance against: ``use_task``, else ``task=``, else the
+        current run's input from the run store."""
+        task = current_task() or self.task
+        if task:
+            return task
+        ctx = tracing.current()
+        if ctx is None or ctx.store is None or not ctx.run_id:
+            return ""
+        cached = self._run_tasks.get(ctx.run_id)
+        if cached is None:
+            try:
+                value = ctx.store.get_run(ctx.run_id).input
+            except Exception:
+                value = None
+            if isinstance(value, dict):
+                value = value.get("question") or value.get("task") or value.get("input") or json.dumps(value)
+            cached = value if isinstance(value, str) else ("" if value is None else json.dumps(value, default=str))
+            self._run_tasks[ctx.run_id] = cached
+        return cached
+
+    def offer(self, candidate: Candidate) -> Decision:
+        """Offer one step for admission: compute its features, ask the policy, log the decision
+        (always), store the entry (if admitted and within quota). Dedup is atomic."""
+        ns = self.namespace()
+        if not candidate.task:
+            candidate.task = self._task()
+        chash = content_hash(candidate.kind, candidate.value, candidate.fingerprint)
+        now = time.time()
+        cand_terms = term_set(candidate.key + " " + candidate.value[:_SIMILARITY_CHARS])
+        exact = bool(self._read(
+            "SELECT 1 FROM entries WHERE ns = ? AND content_hash = ? AND (expires IS NULL OR expires > ?) LIMIT 1",
+            [ns, chash, now],
+        ))
+        neighbours = [] if exact else self._neighbour_terms(candidate)
+        features = compute_features(candidate, exact=exact, neighbours=neighbours, candidate_terms=cand_terms)
+        t0 = time.perf_counter()
+        decision = self.policy.decide(features)
+        decision.elapsed_s = time.perf_counter() - t0
+        vector = self._embed(candidate) if decision.admit and self.embedder is not None else None
+        index = self._vector_index(len(vector)) if vector is not None else None
+
+        def txn(conn: sqlite3.Connection) -> tuple[str | None, bool, str]:
+            admit, reason, entry_id = decision.admit, decision.reason, None
+            step = conn.execute(
+                "SELECT count(*) FROM decisions WHERE ns = ? AND run IS ? AND team IS ?", (ns, candidate.run, candidate.team)
+            ).fetchone()[0] + 1
+            tokens = count_tokens(candidate.value)
+            if admit and candidate.run is not None:
+                refusal = quota_refusal(conn, ns, candidate.run, tokens,
+                                        max_entries=self.quota_entries, max_tokens=self.quota_tokens)
+                if refusal is not None:
+                    admit, reason = False, refusal
+            if admit:
+                rid = store_entry(conn, ns, chash, {
+                    "key": candidate.key, "value": candidate.value, "value_format": candidate.value_format,
+                    "kind": candidate.kind, "fingerprint": candidate.fingerprint, "team": candidate.team,
+                    "run": candidate.run, "step": step, "citations": json.dumps(candidate.citations),
+                    "cost_tokens": int(candidate.cost_tokens), "cost_usd": float(candidate.cost_usd),
+                    "cost_seconds": float(candidate.cost_seconds), "tokens": tokens, "last_used": None, "verified": 0,
+                }, now=now, ttl=self.ttl)
+                if rid is not None:
+                    entry_id = make_entry_id(ns, chash)
+                    if index is not None and vector is not None:
+                        index.add(rid, vector)
+                    self._store_passages(conn, ns, candidate)
+                else:
+                    admit, reason = False, "duplicate (stored concurrently)"
+            insert(conn, "decisions", {
+                "ns": ns, "run": candidate.run, "team": candidate.team, "step": step, "kind": candidate.kind,
+                "source": candidate.source, "fingerprint": candidate.fingerprint, "content_hash": chash,
+                "key_tokens": count_tokens(candidate.key), "value_tokens": tokens,
+                "cost_seconds": float(candidate.cost_seconds), "cost_tokens": int(candidate.cost_tokens),
+                "cost_usd": float(candidate.cost_usd), "policy": decision.policy, "fallback": int(decision.fallback),
+                "score": float(decision.score), "admitted": int(admit), "reason": reason, "entry_id": entry_id,
+                "features": json.dumps(decision.features), "elapsed_us": round(decision.elapsed_s * 1e6, 2),
+                "created": now,
+            })
+            return entry_id, admit, reason
+
+        entry_id, admitted, reason = self._write(txn)
+        decision.admit, decision.reason, decision.entry_id = admitted, reason, entry_id
+        return decision
+
+    def _neighbour_terms(self, candidate: Candidate) -> list[frozenset[str]]:
+        """Term sets of the stored entries most similar to the candidate: FTS over the words of
+        its key (without the tool's name, which every result of that tool shares) and the start
+        of its value, ranked among the most recent matches."""
+        text = candidate.key
+        if candidate.kind == "tool_result" and "(" in text:
+            text = text.split("(", 1)[1]
+        expression = fts_query(text + " " + candidate.value[:200], mode="or", limit=5)
+        if not expression:
+            return []
+        where, params = self._where("e.")
+        sql = (
+            "SELECT e.key, e.value FROM (SELECT rowid, rank AS r FROM entries_fts WHERE entries_fts MATCH ? "
+            f"ORDER BY rowid DESC LIMIT {_NEIGHBOUR_CAP}) f CROSS JOIN entries e ON e.rid = f.rowid WHERE {where} "
+            "ORDER BY f.r LIMIT 5"
+        )
+        try:
+            rows = self._read(sql, [expression, *params])
+        except sqlite3.DatabaseError:
+            return []
+        return [term_set(key + " " + value[:_SIMILARITY_CHARS]) for key, value in rows]
+
+    def _embed(self, candidate: Candidate) -> list[float] | None:
+        assert self.embedder is not None
+        try:
+            return [float(x) for x in self.embedder.embed([candidate.key + "\n" + candidate.value[:2000]])[0]]
+        except Exception as exc:  # an embedder failure never loses the entry
+            log.warning("memory embedder failed; storing without a vector: %s", exc)
+            return None
