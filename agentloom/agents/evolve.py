@@ -18,7 +18,8 @@ from typing import Any
 from agentloom import tracing
 from agentloom.agents.candidates import Candidate, Verdict, rank_key
 from agentloom.agents.crossover import Crossover, Variation
-from agentloom.agents.selection import Entry, Policy, _as_candidate, _judge, ranked, top_k
+from agentloom.agents.selection import Entry, Policy, ranked, top_k
+from agentloom.agents.selection._judging import as_candidate, judge, verify_into
 from agentloom.agents.verifiers import FunctionVerifier
 from agentloom.budget import Budget, Cost
 from agentloom.errors import BudgetExceeded, ConfigError
@@ -209,7 +210,7 @@ class Evolve:
         value = self.generate(inp, variation)
         if inspect.isawaitable(value):
             value = await value
-        candidate = _as_candidate(value, inp.sample)
+        candidate = as_candidate(value, inp.sample)
         if not candidate.params:
             candidate.params = variation.params()
         candidate.source = candidate.source if candidate.source and not candidate.source.startswith("branch-") else variation.label()
@@ -326,12 +327,8 @@ class Evolve:
         the budget ran out while verifying."""
         if not fresh:
             return list(carried)
-        if getattr(self.verifier, "batch_only", False):
-            items = [c for c, _ in carried] + fresh
-            verdicts, hit = await _judge(self.verifier, items, question, self.name)
-            return None if hit else list(zip(items, verdicts, strict=True))
-        verdicts, hit = await _judge(self.verifier, fresh, question, self.name)
-        return None if hit else carried + list(zip(fresh, verdicts, strict=True))
+        pool, hit = await verify_into(self.verifier, carried, fresh, question, self.name)
+        return None if hit else pool
 
     async def _cross(self, chosen: list[Candidate], pool: list[Entry], question: str) -> tuple[Entry | None, bool]:
         """The crossover child with its verdict (None when the crossover handed back an input
@@ -344,7 +341,7 @@ class Evolve:
             return None, True
         if child.id in verdicts:
             return None, False
-        judged, hit = await _judge(self.verifier, [child], question, self.name)
+        judged, hit = await judge(self.verifier, [child], question, self.name)
         if hit:
             return None, True
         return (child, judged[0]), False

@@ -1,0 +1,203 @@
+"""``select_streaming``: run candidate-producing branches concurrently, verify each candidate
+as it finishes, and cancel the branches still in flight once the policy is satisfied: their
+budget reservations are released, each cancellation is recorded, and the spend saved is
+estimated (and labelled an estimate)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentloom import tracing
+from agentloom.agents.selection._judging import as_candidate, verify_into
+from agentloom.agents.selection.policies import Entry, FirstFinish, Policy, Quorum, agreement
+from agentloom.agents.selection.results import SavedEstimate, SelectionResult
+from agentloom.budget import Budget, Cost
+from agentloom.errors import BudgetExceeded, ConfigError, VerifierError
+
+__all__ = ["Branch", "select_streaming"]
+
+#: A branch: an awaitable, or a zero-argument function returning one (started lazily, metered).
+Branch = Awaitable[Any] | Callable[[], Awaitable[Any]]
+
+
+@dataclass
+class _BranchState:
+    index: int
+    branch: Any
+    started: bool = False
+    budget: Budget | None = None
+    reserved_at_cancel: Cost = field(default_factory=Cost)
+    holds_slot: bool = False
+
+
+_DIMENSIONS = ("input_tokens", "output_tokens", "llm_calls", "tool_calls", "usd")
+
+
+def _mean(costs: list[Cost]) -> dict[str, float]:
+    return {d: sum(float(getattr(c, d)) for c in costs) / len(costs) for d in _DIMENSIONS}
+
+
+async def select_streaming(
+    branches: Sequence[Branch],
+    verifier: Any,
+    policy: Policy,
+    *,
+    question: str | None = None,
+    max_concurrency: int | None = None,
+    name: str = "select",
+) -> SelectionResult:
+    """Run candidate-producing ``branches`` concurrently (at most ``max_concurrency`` at once),
+    verify each candidate as it finishes, and cancel the rest as soon as ``policy`` is satisfied.
+
+    A branch is an awaitable or a zero-argument function returning one (functions start
+    lazily and run under their own child budget, so their spend is metered). A branch may
+    return a ``Candidate``, a string, a ``Completion`` or a ``Result``. Cancelled branches
+    release their budget reservations; each gets a ``cancelled`` event, and a ``selection``
+    event sums up. A branch that raises is recorded and skipped; if every branch fails, a
+    ``VerifierError`` names the node (unless the budget ran out: then the result says so).
+    """
+    items = list(branches)
+    if not items:
+        raise VerifierError(f"selection node '{name}' received no branches; give it at least one")
+    if max_concurrency is not None and max_concurrency < 1:
+        raise ConfigError(f"selection node '{name}': max_concurrency={max_concurrency} must be 1 or more")
+    limit = policy.limit(len(items))
+    for extra in items[limit:]:
+        if inspect.iscoroutine(extra):
+            extra.close()
+    items = items[:limit]
+    ctx = tracing.current()
+    meter = ctx.budget if ctx is not None and ctx.budget is not None else Budget(name=name)
+    base = ctx if ctx is not None else tracing.RunContext()
+    gate = asyncio.Semaphore(max_concurrency or len(items))
+    states = [_BranchState(i, b) for i, b in enumerate(items)]
+
+    async def run(state: _BranchState) -> Any:
+        # the slot is held until the candidate has been verified (released by the loop below),
+        # so a branch is never started just to be cancelled when the policy is satisfied
+        await gate.acquire()
+        state.holds_slot = True
+        try:
+            state.started = True
+            state.budget = meter.child(f"{name}.branch{state.index}")
+            with tracing.use(base.derive(budget=state.budget)):
+                branch = state.branch
+                awaitable = branch if inspect.isawaitable(branch) else branch()
+                return await awaitable
+        except asyncio.CancelledError:
+            free(state)
+            raise
+
+    def free(state: _BranchState) -> None:
+        if state.holds_slot:
+            state.holds_slot = False
+            gate.release()
+
+    tasks: dict[asyncio.Task[Any], _BranchState] = {asyncio.ensure_future(run(s)): s for s in states}
+    pool: list[Entry] = []
+    finished_states: list[_BranchState] = []
+    errors: list[str] = []
+    budget_hit = False
+    satisfied = False
+    pending: set[asyncio.Task[Any]] = set(tasks)
+    try:
+        while pending and not satisfied:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=lambda t: tasks[t].index):
+                state = tasks[task]
+                exc = task.exception() if not task.cancelled() else asyncio.CancelledError()
+                if exc is not None:
+                    budget_hit = budget_hit or isinstance(exc, BudgetExceeded)
+                    errors.append(f"branch {state.index}: {type(exc).__name__}: {exc}")
+                    tracing.emit("branch", f"{name}.branch{state.index}", status="error", error=str(exc), data={"branch": state.index})
+                    free(state)
+                    continue
+                candidate = as_candidate(task.result(), state.index)
+                if state.budget is not None and candidate.cost.llm_calls == 0 and candidate.cost.tokens == 0:
+                    candidate.cost = Cost() + state.budget.spent
+                finished_states.append(state)
+                pool, hit = await verify_into(verifier, pool, [candidate], question, name)
+                budget_hit = budget_hit or hit
+                # candidates that finished together are all kept; the policy is checked after each
+                satisfied = satisfied or policy.satisfied(pool)
+                if not satisfied:
+                    free(state)
+    finally:
+        leftovers = [t for t in tasks if not t.done()]
+        for task in leftovers:
+            state = tasks[task]
+            state.reserved_at_cancel = Cost() + state.budget.reserved if state.budget is not None else Cost()
+            task.cancel()
+        if leftovers:
+            await asyncio.gather(*leftovers, return_exceptions=True)
+        for task in leftovers:
+            state = tasks[task]
+            if not state.started and inspect.iscoroutine(state.branch):
+                state.branch.close()
+
+    cancelled_states = [tasks[t] for t in leftovers]
+    released = Cost()
+    for state in cancelled_states:
+        after = state.budget.reserved if state.budget is not None else Cost()
+        freed = state.reserved_at_cancel - after
+        released = released + freed
+        tracing.emit(
+            "cancelled",
+            f"{name}.branch{state.index}",
+            status="cancelled",
+            data={
+                "branch": state.index,
+                "started": state.started,
+                "reason": f"{policy.name} satisfied",
+                "released": freed.to_dict(),
+                "reserved_after": after.to_dict(),
+                "spent_before_cancel": state.budget.spent.to_dict() if state.budget is not None else Cost().to_dict(),
+            },
+        )
+
+    saved = SavedEstimate(branches=len(cancelled_states))
+    finished_spend = [s.budget.spent for s in finished_states if s.budget is not None]
+    if finished_spend and cancelled_states:
+        mean = _mean(finished_spend)
+        for state in cancelled_states:
+            partial = state.budget.spent if state.budget is not None else Cost()
+            for dim in _DIMENSIONS:
+                gap = max(0.0, mean[dim] - float(getattr(partial, dim)))
+                setattr(saved, dim, getattr(saved, dim) + gap)
+    elif cancelled_states:
+        saved.method = "no branch finished, so nothing to estimate from"
+
+    spent = Cost()
+    for state in states:
+        if state.budget is not None:
+            spent = spent + state.budget.spent
+    candidates = [c for c, _ in pool]
+    if not candidates and not budget_hit:
+        raise VerifierError(
+            f"selection node '{name}': all {len(items)} branches failed, so there is no candidate to select; "
+            f"first error: {errors[0] if errors else 'unknown'}"
+        )
+    share, majority = agreement(candidates)
+    result = SelectionResult(
+        chosen=policy.choose(pool),
+        candidates=candidates,
+        verdicts=[v for _, v in pool],
+        policy=policy.name,
+        satisfied=satisfied or (not isinstance(policy, FirstFinish | Quorum) and bool(pool)),
+        cancelled=len(cancelled_states),
+        not_started=sum(1 for s in cancelled_states if not s.started),
+        saved=saved,
+        released=released,
+        spent=spent,
+        agreement=share,
+        majority=majority,
+        errors=errors,
+        budget_limited=budget_hit,
+        stop_reason="policy" if satisfied and cancelled_states else "budget" if budget_hit and not satisfied else "exhausted",
+    )
+    tracing.emit("selection", name, data=result.to_dict())
+    return result
