@@ -7,17 +7,8 @@ import sys
 
 import pytest
 
-from agentloom.cli import COMMANDS, main
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from agentloom.cli import COMMANDS
+from tests.cliutil import run_cli
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

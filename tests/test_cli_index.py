@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from agentloom._cli.index import IndexProgress
-from agentloom.cli import main
 from agentloom.tools.corpus import CorpusIndex
+from tests.cliutil import run_cli
 
 
 @pytest.fixture
@@ -27,18 +27,9 @@ def corpus(tmp_path: Path) -> Path:
     return root
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 def test_index_builds_then_refreshes_incrementally(corpus: Path, loom_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(["index", str(corpus)], capsys)
+    code, out, err = run_cli(["index", str(corpus)], capsys)
     assert code == 0, err
     assert "3 files: 3 indexed, 0 unchanged, 0 removed" in out
     assert "passages in" in out
@@ -48,7 +39,7 @@ def test_index_builds_then_refreshes_incrementally(corpus: Path, loom_home: Path
 
     (corpus / "sub" / "b.txt").unlink()
     (corpus / "d.md").write_text("Trams stop at midnight.\n")
-    code, out, err = run(["index", str(corpus)], capsys)
+    code, out, err = run_cli(["index", str(corpus)], capsys)
     assert code == 0, err
     assert "3 files: 1 indexed, 2 unchanged, 1 removed" in out
     hits = CorpusIndex(corpus).search("trams midnight")
@@ -57,7 +48,7 @@ def test_index_builds_then_refreshes_incrementally(corpus: Path, loom_home: Path
 
 def test_index_json_and_explicit_index_path(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "my.db"
-    code, out, err = run(["index", str(corpus), "--index", str(target), "--json"], capsys)
+    code, out, err = run_cli(["index", str(corpus), "--index", str(target), "--json"], capsys)
     assert code == 0, err
     payload = json.loads(out)  # stdout holds one JSON object and nothing else
     assert payload["index_path"] == str(target) and target.exists()
@@ -71,7 +62,7 @@ def test_index_several_folders_and_home_flag(corpus: Path, tmp_path: Path, capsy
     other.mkdir()
     (other / "e.md").write_text("Elevators link the lower town and the castle.\n")
     home = tmp_path / "elsewhere"
-    code, out, err = run(["--home", str(home), "index", str(corpus), str(other), "--quiet"], capsys)
+    code, out, err = run_cli(["--home", str(home), "index", str(corpus), str(other), "--quiet"], capsys)
     assert code == 0, err
     assert err == ""
     assert "4 files: 4 indexed" in out
@@ -93,7 +84,7 @@ def test_bad_input_is_one_line_and_exit_2(
     (tmp_path / "empty").mkdir()
     (tmp_path / "file.md").write_text("x")
     places = {"missing": str(tmp_path / "missing"), "file": str(tmp_path / "file.md"), "empty": str(tmp_path / "empty")}
-    code, out, err = run([a.format(**places) for a in argv], capsys)
+    code, out, err = run_cli([a.format(**places) for a in argv], capsys)
     assert code == 2
     assert out == ""
     lines = err.strip("\n").split("\n")

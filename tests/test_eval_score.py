@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from agentloom.citations import Citation
-from agentloom.cli import main
 from agentloom.errors import BudgetExceeded, ConfigError, CorpusError, ModelNotFoundError
 from agentloom.research.evaluate import (
     EvalReport,
@@ -22,6 +21,7 @@ from agentloom.research.evaluate import (
     score_report,
 )
 from agentloom.result import Result
+from tests.cliutil import run_cli
 from tests.offline_loop import CORPUS, QUESTIONS, corpus_toolset, fake_research_fn
 
 REPORT = """# What is the capacity of Saltmarsh?
@@ -181,16 +181,6 @@ async def test_evaluate_uses_the_research_pipeline_by_default() -> None:
 
 
 # --------------------------------------------------------------------------- loom eval
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_bad_file_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(["eval", str(tmp_path / "nope.json"), "--corpus", str(CORPUS)], capsys)
     assert code == 2 and out == ""

@@ -9,20 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from agentloom.cli import main
+from tests.cliutil import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "What are the daily capacities of the Northpoint, Saltmarsh and Kettle Bay desalination plants?"
 
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_json_is_one_object_with_cited_report(capsys: pytest.CaptureFixture[str]) -> None:
