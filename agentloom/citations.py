@@ -4,6 +4,7 @@ mapping from one to the other."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,6 +37,19 @@ class Citation:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Citation:
+        """A citation from its ``to_dict`` form (or any passage dict with an ``id``)."""
+        return cls(
+            id=str(data["id"]),
+            text=str(data.get("text", "")),
+            path=data.get("path"),
+            line_start=data.get("line_start"),
+            line_end=data.get("line_end"),
+            url=data.get("url"),
+            title=data.get("title"),
+        )
+
 
 def cited_ids(text: str | None) -> list[str]:
     """Ids cited in ``text``, in first-seen order, without repeats."""
@@ -58,15 +72,7 @@ def collect_passages(value: Any, into: dict[str, Citation] | None = None) -> dic
             and ("path" in value or "url" in value)
         )
         if is_passage and isinstance(pid, str) and (pid not in found or len(value["text"]) > len(found[pid].text)):
-            found[pid] = Citation(
-                id=pid,
-                text=value["text"],
-                path=value.get("path"),
-                line_start=value.get("line_start"),
-                line_end=value.get("line_end"),
-                url=value.get("url"),
-                title=value.get("title"),
-            )
+            found[pid] = Citation.from_dict(value)
         for v in value.values():
             if isinstance(v, dict | list):
                 collect_passages(v, found)

@@ -37,15 +37,7 @@ def coerce_passages(value: Any) -> dict[str, Citation]:
         if isinstance(item, Citation):
             out[item.id] = item
         elif isinstance(item, Mapping) and isinstance(item.get("id"), str):
-            out[item["id"]] = Citation(
-                id=item["id"],
-                text=str(item.get("text", "")),
-                path=item.get("path"),
-                line_start=item.get("line_start"),
-                line_end=item.get("line_end"),
-                url=item.get("url"),
-                title=item.get("title"),
-            )
+            out[item["id"]] = Citation.from_dict(item)
         else:
             raise TypeError(f"a passage must be a dict with an 'id' or a Citation, not {type(item).__name__}")
     return out

@@ -220,15 +220,7 @@ def _collect_citations(value: Any, found: dict[str, Citation], depth: int = 0) -
         if isinstance(items, list):
             for item in items:
                 if isinstance(item, Mapping) and isinstance(item.get("id"), str) and item["id"] not in found:
-                    found[item["id"]] = Citation(
-                        id=item["id"],
-                        text=str(item.get("text", "")),
-                        path=item.get("path"),
-                        line_start=item.get("line_start"),
-                        line_end=item.get("line_end"),
-                        url=item.get("url"),
-                        title=item.get("title"),
-                    )
+                    found[item["id"]] = Citation.from_dict(item)
         for key, v in value.items():
             if key not in ("citations", "passages", "candidates", "verdicts"):
                 _collect_citations(v, found, depth + 1)
