@@ -12,6 +12,9 @@ Public API:
 - ``entities(text)``: capitalised phrases ("Harrow Tidal Station"), in order, without repeats.
 - ``numbers(text)``: numbers in ``text`` as floats ("1,200" -> 1200.0); ``number_spans`` adds
   positions, ``quantities`` the unit word after each number.
+- ``RELATED`` / ``related_terms()``: words a source uses for a question's word ("population" ->
+  "people"); ``HOW_MEASURE`` / ``COMPARATIVE_MEASURE``: the measure a "how <adjective>" or
+  "how much <comparative>" question asks for.
 - ``stem``, ``strip_markers``, ``markers``, ``squash``, ``idf``, ``bm25``, ``format_number``, ``STOPWORDS``.
 """
 
@@ -24,6 +27,10 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 __all__ = [
+    "COMPARATIVE_MEASURE",
+    "ENTITY_PATTERN",
+    "HOW_MEASURE",
+    "RELATED",
     "STOPWORDS",
     "bm25",
     "content_terms",
@@ -34,6 +41,7 @@ __all__ = [
     "number_spans",
     "numbers",
     "quantities",
+    "related_terms",
     "unit_after",
     "overlap",
     "sentences",
@@ -69,7 +77,12 @@ _LIST_PREFIX = re.compile(r"^\s*(?:#{1,6}\s+|[-*+]\s+|\d{1,3}[.)]\s+|>\s*)")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 # A sentence ends at . ! or ? (plus closing quotes/brackets and any citation markers) before
 # whitespace; the next sentence starts with a capital, a digit, a quote or a bracket.
-_BOUNDARY = re.compile(r"([.!?][\"')\]]*(?:\s*\[(?:[a-z]_[0-9a-f]{6,16}|\d{1,3})\])*)\s+(?=[A-Z0-9\"'(\[*])")
+# A passage marker before a capital or digit also ends one: "2 | Uplands Line | 8.6 km [p_...] 1 | ...",
+# the way an extractive answer cites a table row or a heading-like line.
+_BOUNDARY = re.compile(
+    r"([.!?][\"')\]]*(?:\s*\[(?:[a-z]_[0-9a-f]{6,16}|\d{1,3})\])*|\[[a-z]_[0-9a-f]{6,16}\](?:\s*\[[a-z]_[0-9a-f]{6,16}\])*)"
+    r"\s+(?=[A-Z0-9\"'(\[*])"
+)
 _ANY_MARKER = re.compile(r"\[(?:[a-z]_[0-9a-f]{6,16}|\d{1,3})\]")
 
 
@@ -149,6 +162,87 @@ def stem(word: str) -> str:
     return w
 
 
+#: What a question word is written as in a source (English, not any one corpus): "population"
+#: is given as "412,000 people", a length as "14.5 km", a cost as money spent. Keys and values
+#: are surface words; ``related_terms`` gives them stemmed.
+RELATED: dict[str, tuple[str, ...]] = {
+    "population": ("people", "residents", "inhabitants"),
+    "inhabitants": ("people", "residents", "population"),
+    "residents": ("people", "inhabitants", "population"),
+    "length": ("long", "km", "kilometres", "metres", "miles"),
+    "height": ("tall", "high", "metres", "feet"),
+    "distance": ("far", "km", "kilometres", "metres", "miles"),
+    "depth": ("deep", "metres", "feet"),
+    "width": ("wide", "metres", "feet"),
+    "area": ("hectares", "acres", "square"),
+    "weight": ("heavy", "tonnes", "tons", "kg", "kilograms"),
+    "speed": ("fast", "kmh", "mph"),
+    "age": ("old", "years", "built", "opened", "founded", "established"),
+    "duration": ("long", "lasted", "years", "months", "weeks", "days", "hours", "minutes"),
+    "cost": ("price", "spent", "paid", "expense", "funding"),
+    "price": ("cost", "fare", "charge"),
+    "revenue": ("income", "turnover", "sales"),
+    "caused": ("due", "result", "led", "triggered", "blamed"),
+    "opened": ("opening", "inaugurated", "launched", "commissioned", "completed"),
+    "built": ("constructed", "construction", "completed", "erected"),
+    "founded": ("established",),
+    "established": ("founded",),
+    "employees": ("employs", "staff", "workers", "people"),
+    "staff": ("employs", "employees", "workers", "people"),
+    "workers": ("employs", "employees", "staff", "people"),
+    "closures": ("closed",),
+    "closed": ("closures",),
+    "deaths": ("killed", "died", "fatalities"),
+    "operates": ("runs", "manages"),
+    "runs": ("operates", "manages"),
+    "manages": ("runs", "operates"),
+    "capacity": ("produce", "holds", "seats", "accommodates"),
+}
+
+#: "How <adjective>" asks for a measure: "how long is" a length, "how old" an age.
+HOW_MEASURE: dict[str, str] = {
+    "long": "length",
+    "tall": "height",
+    "high": "height",
+    "far": "distance",
+    "deep": "depth",
+    "wide": "width",
+    "old": "age",
+    "heavy": "weight",
+    "fast": "speed",
+}
+
+#: A comparative asks for the same measure: "how much taller" compares heights.
+COMPARATIVE_MEASURE: dict[str, str] = {
+    "taller": "height",
+    "shorter": "length",
+    "higher": "height",
+    "longer": "length",
+    "farther": "distance",
+    "further": "distance",
+    "deeper": "depth",
+    "shallower": "depth",
+    "wider": "width",
+    "narrower": "width",
+    "older": "age",
+    "younger": "age",
+    "heavier": "weight",
+    "lighter": "weight",
+    "faster": "speed",
+    "slower": "speed",
+}
+
+
+@lru_cache(maxsize=1)
+def related_terms() -> dict[str, frozenset[str]]:
+    """``RELATED`` stemmed: a question term -> the terms a source may use for it instead."""
+    out: dict[str, set[str]] = {}
+    for word, others in RELATED.items():
+        key = stem(word)
+        out.setdefault(key, set()).update(t for other in others for t in terms(other) if t != key)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
 def _normalise_number(token: str) -> str:
     token = token.replace(",", "")
     if "." in token:
@@ -195,6 +289,8 @@ _ENTITY_SKIP = frozenset(
     "list give tell describe explain".split()
 )
 _ENTITY = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:(?:of|de|du|la|le|van|von|upon)\s+(?:the\s+)?)?[A-Z0-9][\w'’-]*)*")
+#: A capitalised phrase (a name, possibly with "of"/"de"/... inside it), as a regex pattern.
+ENTITY_PATTERN = _ENTITY.pattern
 
 
 def entities(text: str) -> list[str]:
@@ -291,14 +387,29 @@ def _is_title(line: str) -> bool:
     return upper + lower >= 6 and upper >= 0.7 * (upper + lower)
 
 
+def _continues_item(raw: str, item: str) -> bool:
+    """Whether ``raw`` carries on the list item ``item`` (Markdown continuation): an indented
+    line, or any plain line while the item has not ended its sentence."""
+    line = raw.strip()
+    if _LIST_PREFIX.match(line) or line.startswith("|") or _is_title(line) or _TABLE_RULE.match(line):
+        return False
+    return raw[:1] in (" ", "\t") or not _STATEMENT_END.search(item)
+
+
+_STATEMENT_END = re.compile(r"[.!?:][\"'’”)\]]*$")
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of ``text``, each a substring of it up to whitespace, markers kept.
 
     Markdown-aware: a heading, list item, quote line, table row or line in capitals is its own
     block (a leading ``#``/``-``/``1.``/``>`` and a table row's outer pipes are dropped; table
-    rules are skipped);
-    consecutive plain lines form a paragraph. Citation markers after a full stop (``[p_...]``, or
-    the numbered ``[3]`` of a finished report) stay with the sentence before them. Whitespace inside a sentence is collapsed to single spaces."""
+    rules are skipped); a list item goes on over the lines that continue it (indented, or
+    before the item has ended its sentence); consecutive plain lines form a paragraph.
+    Citation markers after a full stop (``[p_...]``, or the numbered ``[3]`` of a finished
+    report) stay with the sentence before them, and a passage marker followed by a capital or
+    digit ends a sentence even without a full stop. Whitespace inside a sentence is collapsed
+    to single spaces."""
     blocks: list[str] = []
     paragraph: list[str] = []
 
@@ -307,11 +418,17 @@ def sentences(text: str) -> list[str]:
             blocks.append(" ".join(paragraph))
             paragraph.clear()
 
+    item_open = False  # the last block is a list item that may continue on the next line
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
             flush()
+            item_open = False
             continue
+        if item_open and _continues_item(raw, blocks[-1]):
+            blocks[-1] = f"{blocks[-1]} {line}"
+            continue
+        item_open = False
         if _TABLE_RULE.match(line) and "-" in line:
             flush()
             continue
@@ -327,6 +444,7 @@ def sentences(text: str) -> list[str]:
         if prefix:
             flush()
             blocks.append(line[prefix.end() :].strip())
+            item_open = not line.startswith("#")
             continue
         paragraph.append(line)
     flush()

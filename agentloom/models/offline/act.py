@@ -1,12 +1,15 @@
 """Offline ``act``: a deterministic tool-using policy that searches, reads and answers extractively.
 
-Turn 1 searches for the whole question and for each thing it names (up to the turn's width,
-read from the Agent's ``Tool-call width this turn: N`` line). Later turns read passages whose
-search snippets were cut off, run the searches that did not fit, and compute with the
-``calculator`` when the question asks for a sum, difference or ratio of numbers the sources
-gave. No call is ever repeated. The answer is made only of sentences from the tool results,
-each followed by its passage's citation marker, plus a ``Computed:`` line for a calculation;
-with nothing relevant it says that no supporting evidence was found.
+Turn 1 searches for the whole question, for each thing it names and, when a source may word
+what is asked differently ("population" -> people, residents), for each thing with those words
+(up to the turn's width, read from the Agent's ``Tool-call width this turn: N`` line). Later
+turns read passages whose search snippets were cut off (the searches in other words wait while
+there is something to read), run the searches that did not fit, and compute with the
+``calculator`` when the question asks for a sum, difference ("how much taller", "how many
+more") or ratio of figures the sources gave for its targets in one unit. No call is ever
+repeated. The answer is made only of sentences from the tool results, chosen by
+``_evidence.select``, each followed by its passage's citation marker, plus a ``Computed:`` line
+for a calculation; with nothing relevant it says that no supporting evidence was found.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from agentloom.models.offline._evidence import (
     answered_targets,
     calls_made,
     candidates_from,
+    dated,
     exchanges,
     find_question,
     no_evidence,
@@ -50,9 +54,15 @@ _EXPLICIT = re.compile(
     r"\(?\s*-?\d[\d,]*(?:\.\d+)?\s*\)?(?:(?:\s*[+*/×÷^]\s*|\s+-\s+)\(?\s*-?\d[\d,]*(?:\.\d+)?\s*\)?)+"
 )
 _SUM = re.compile(r"\b(combined|in total|total|together|sum|altogether|in all|add up)\b")
-_RATIO = re.compile(r"\b(ratio|times (as|larger|bigger|more|greater|higher|longer)|how many times (larger|bigger|greater|higher|longer|more|as))\b")
+#: Comparatives that ask how two quantities differ ("how much taller", "how many more").
+_COMPARATIVES = (
+    "larger bigger more less fewer smaller higher lower longer shorter greater cheaper dearer taller older younger "
+    "newer heavier lighter wider narrower deeper shallower faster slower farther further earlier later"
+)
+_ALTERNATIVES = _COMPARATIVES.replace(" ", "|")
+_RATIO = re.compile(rf"\b(ratio|times (as|{_ALTERNATIVES})|how many times (as|{_ALTERNATIVES}))\b")
 _DIFFERENCE = re.compile(
-    r"\b(difference|how much (larger|bigger|more|less|smaller|higher|lower|longer|shorter|greater|cheaper)|"
+    rf"\b(difference|how much ({_ALTERNATIVES})|"
     r"how many (more|fewer)|more than|less than|exceed)"
 )
 _COMPARE = re.compile(r"\b(which|compare[sd]?|comparison|versus|vs)\b")
@@ -174,8 +184,10 @@ def _next_calls(
         wanted += searches
     else:
         enough = _enough(question, ranker)
-        pending = [call for call in searches if (call[0], canonical_args(call[1])) not in done] if not enough else []
         reads = _read_calls(question, ranker, passages, tools)
+        # the searches in the source's own words wait while there are passages to read in full
+        primary = _search_calls(question, tools, related=False) if reads else searches
+        pending = [call for call in primary if (call[0], canonical_args(call[1])) not in done] if not enough else []
         if calculator and not _calculated(found) and not pending and not reads:
             # compute once the searches are in, so the figures are the best the sources give
             plan = plan_calculation(question, ranker)
@@ -230,9 +242,11 @@ def _words(text: str, skip: set[str] | None = None) -> list[str]:
     return out
 
 
-def search_queries(question: Question) -> list[str]:
+def search_queries(question: Question, *, related: bool = True) -> list[str]:
     """The whole question's key words, then one query per target (its name plus the question's
-    topic words), without two queries of the same words. An arithmetic expression written in the
+    topic words), then, when a source may word what is asked differently, one per target with
+    those words ("Marrowick people residents inhabitants"; left out with ``related=False``),
+    without two queries of the same words. An arithmetic expression written in the
     question is left out; a question that is only arithmetic needs no search."""
     expression = _EXPLICIT.search(question.text)
     if expression is not None and not _words(_EXPLICIT.sub(" ", question.text)):
@@ -253,6 +267,11 @@ def search_queries(question: Question) -> list[str]:
         words = _words(" ".join(own + extra))[:8]
         if words:
             queries.append(" ".join(words))
+    words_for = question.related_words[:4] if related else []
+    if words_for:  # the words a source may use for what is asked ("population" -> "people")
+        names = [_words(t.label) for t in question.targets] or [entity_words]
+        for own in names:
+            queries.append(" ".join(own + words_for))
     unique: list[str] = []
     seen: set[frozenset[str]] = set()
     for query in queries:
@@ -263,11 +282,13 @@ def search_queries(question: Question) -> list[str]:
     return unique
 
 
-def _search_calls(question: Question, tools: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+def _search_calls(
+    question: Question, tools: dict[str, dict[str, Any]], *, related: bool = True
+) -> list[tuple[str, dict[str, Any]]]:
     available = [name for name in _SEARCH_TOOLS if name in tools]
     if not available:
         return []
-    queries = search_queries(question)
+    queries = search_queries(question, related=related)
     primary = available[0]
     out: list[tuple[str, dict[str, Any]]] = []
     for i, query in enumerate(queries):
@@ -385,14 +406,13 @@ def _figures(question: Question, ranker: Ranker) -> list[list[_Figure]]:
                 owner = _nearest_owner(positions, start)
             if any(str(_text.format_number(value)) in t for t in question.targets[owner].required):
                 continue  # "3" in "Line 3" is a name, not a figure
-            years = [int(v) for v, _, _ in spans if v.is_integer() and 1800 <= v <= 2100]
             per_target[owner].append(
                 _Figure(
                     value,
                     unit,
                     item.score,
                     item.candidate,
-                    max(years, default=0),
+                    dated(item.candidate),
                     named=owner in ranker.named(item.candidate),
                     alone=len(item.targets) == 1,
                     distance=min((abs(p - start) for p in positions.get(owner, [])), default=10**6),
@@ -434,7 +454,8 @@ def _parallel_owners(
 
 def plan_calculation(question: Question, ranker: Ranker) -> tuple[str, list[Candidate]] | None:
     """The calculator expression a comparison, difference, sum or ratio question needs, built
-    from one figure per target in a unit they all share, with the sentences the figures came
+    from one figure per target in a unit they all share (the measure the question asks for, when
+    it asks for one: "combined length" adds km, not stops), with the sentences the figures came
     from; None when the question asks for no arithmetic or the figures are not known yet."""
     operation = _operation(question)
     if operation is None or len(question.targets) < 2:
@@ -442,7 +463,11 @@ def plan_calculation(question: Question, ranker: Ranker) -> tuple[str, list[Cand
     per_target = _figures(question, ranker)
     if any(not figures for figures in per_target):
         return None
-    units = set.intersection(*({f.unit for f in figures} for figures in per_target))
+    units = set.intersection(
+        *({f.unit for f in figures if question.gives_measure(f.value, f.unit)} for figures in per_target)
+    )
+    if len(units) > 1:
+        units.discard("")  # a figure with no unit word is the weakest match for another's
     if not units:
         return None
 

@@ -1,9 +1,24 @@
 """Offline ``plan``: split a question into independent sub-questions, deterministically.
 
-Splits at clause conjunctions ("; ", "as well as", "and" before a new question or noun
-phrase), expands comparisons ("X or Y", "X vs Y", "compare X and Y", "difference between X and
-Y") into one sub-question per side keeping the predicate, and lists of entities ("capacities of
-A, B and C") into one sub-question per entity. "then" / "using that" mark sequential steps.
+Rules (each holds for any corpus; they are about how English questions are built):
+
+- Clauses: split at "; ", "as well as", and "and" before a new question or noun phrase, but only
+  between clauses about different things. A clause that names nothing of its own ("... and how
+  many stops does it have?", "the power rating and the energy capacity of X") or refers back with
+  a pronoun (it, its, they, them, their) asks another attribute of the same thing, so it stays
+  with the clause before it: split lists of entities, not lists of attributes.
+- Entities: a list of named things ("capacities of A, B and C") becomes one sub-question per
+  entity; a comparison ("X or Y", "X vs Y", "compare X and Y", "is X larger than Y") one per
+  side, keeping the predicate.
+- Computed answers: ``split_question`` splits "how much larger is X than Y", "the difference in
+  Z between X and Y" and totals per side, for a DAG plan whose calculator task joins the sides.
+  Sub-task plans (the ``plan`` purpose) have no joining step: each sub-task is researched by an
+  independent team and the writer cannot compute. So a clause whose answer is computed from its
+  parts (a difference, total, ratio or average) is kept too, whole, after its per-side parts:
+  the team that researches it finds every figure and runs the calculator, and the report quotes
+  that calculation.
+- "then" / "using that" mark sequential steps.
+
 The answer is JSON for ``planners.subtasks.SubTaskPlan``, validated like a real model's.
 """
 
@@ -14,7 +29,7 @@ import re
 
 from agentloom.models.types import Completion, ModelRequest
 
-__all__ = ["respond", "split_question", "question_of"]
+__all__ = ["respond", "split_question", "question_of", "is_computed"]
 
 _WH = r"(?:what|when|where|who|whom|which|why|how|is|are|was|were|does|do|did|can|could|has|have|had|will|would|should)"
 _CAP_WORD = r"[A-Z][\w'’.&-]*"
@@ -22,6 +37,8 @@ _CAP = rf"{_CAP_WORD}(?:\s+(?:(?:of|de|la|le|van|von|upon|the|and)\s+)?[A-Z0-9][
 _ITEM = rf"(?:the\s+)?{_CAP}"
 _LIST = re.compile(rf"({_CAP})((?:\s*,\s*{_ITEM})*)\s*,?\s+(and|or|vs\.?|versus|with)\s+({_ITEM})")
 _THAN = re.compile(rf"^(?i:is|are|was|were)\s+({_ITEM})\s+(\w+)\s+(?:in\s+([\w ]+?)\s+)?than\s+({_ITEM})\s*$")
+_HOW_MUCH_THAN = re.compile(rf"^(?i:how\s+much)\s+(\w+)\s+(?i:is|are|was|were)\s+({_ITEM})\s+than\s+({_ITEM})\s*$")
+_HOW_MANY_MORE = re.compile(rf"^(?i:how\s+many)\s+(?:more|fewer|less)\s+([\w ]+?)\s+(?i:does|do|did)\s+({_ITEM})\s+(\w+)\s+than\s+({_ITEM})\s*$")
 _HAS_MORE = re.compile(rf"^(?i:does|do|did|has|have)\s+({_ITEM})\s+(?:have\s+|has\s+)?(?:a\s+)?(?:more|less|fewer|larger|bigger|higher|greater|smaller|lower)\s+([\w ]+?)\s+than\s+({_ITEM})\s*$")
 _AGGREGATE = re.compile(r"\s*\b(?:combined|in total|altogether|together|in all)\b|\b(?:total|sum of the|sum of|combined)\s+", re.I)
 _LEAD_SKIP = {
@@ -36,8 +53,18 @@ _LEAD = re.compile(rf"^({_WH}(?:\s+(?:is|are|was|were|does|do|did|many|much|long
 _SINGULAR_TAIL = re.compile(r"^(\s+[a-z][\w ]*?)(\w+?)(ies|s)\b")
 _THAN_THAT = re.compile(rf"^.*?\bthe\s+([\w ]+?)\s+of\s+({_ITEM})\s+than\s+(?:that|those|the one)\s+of\s+({_ITEM})(.*)$")
 _COMPARE_WITH = re.compile(r"^how (?:does|do|did)\s+(.+?)\s+compare\s+(?:with|to|against)\s+(.+)$", re.I)
-_PRONOUN = re.compile(r"\b(it|its|they|them|their)\b")
-_SINGULAR_ARE = re.compile(r"^What are the ((?:\w+ )*?\w+(?<!s)) (of|for|in|at)\b")
+_PRONOUN = re.compile(r"\b(it|its|they|them|their|theirs|itself|themselves)\b", re.I)
+#: A question whose answer is computed from its parts: a difference, a total, a ratio or an average.
+_COMPUTED = re.compile(
+    r"\bhow (?:much|many)\s+(?:\w+\s+)?(?:more|less|fewer|larger|bigger|smaller|higher|lower|longer|shorter|greater|"
+    r"cheaper|dearer|taller|older|younger|newer|earlier|later|heavier|lighter|wider|narrower|deeper|shallower|faster|"
+    r"slower|farther|further)\b|"
+    r"\bhow many times (?:as|more|larger|bigger|greater|higher|longer)\b|\btimes (?:as|more|larger|bigger|greater|higher|longer)\b|"
+    r"\bdifference (?:in|of)\b|\bratio\b|"
+    r"\b(?:combined|in total|altogether|in all|total|sum of|add up|average|mean)\b",
+    re.I,
+)
+_SINGULAR_ARE = re.compile(r"^What are the ((?:(?!and\b)\w+ )*?\w+(?<!s)) (of|for|in|at)\b")
 _PLURAL_IS = re.compile(r"^What is the (\w+(?<!ss)(?<!us)(?<!is)s) of")
 _COMPARATIVE = {
     "larger": ("large", "size"), "bigger": ("big", "size"), "greater": ("great", "size"), "smaller": ("small", "size"),
@@ -131,6 +158,13 @@ def _expand(clause: str) -> list[str]:
     m = _COMPARE_WITH.match(clause.strip())
     if m:
         return [_end(f"What is {side.strip()}") for side in (m.group(1), m.group(2))]
+    m = _HOW_MUCH_THAN.match(clause.strip())
+    if m and m.group(1).lower() in _COMPARATIVE:  # "how much larger is X than Y": how large each is
+        base = _COMPARATIVE[m.group(1).lower()][0]
+        return [_end(f"How {base} is {x}") for x in (m.group(2), m.group(3))]
+    m = _HOW_MANY_MORE.match(clause.strip())
+    if m:  # "how many more stops does X have than Y": how many each has
+        return [_end(f"How many {m.group(1)} does {x} {m.group(3)}") for x in (m.group(2), m.group(4))]
     for pattern in (_THAN, _HAS_MORE):
         m = pattern.match(clause.strip())
         if m:
@@ -175,9 +209,45 @@ def _subject(clause: str) -> str | None:
     return None
 
 
-def split_question(question: str) -> tuple[list[str], bool]:
+def is_computed(question: str) -> bool:
+    """Whether the answer to ``question`` is computed from several figures (a difference, a total,
+    a ratio or an average) rather than read from a source."""
+    return bool(_COMPUTED.search(question))
+
+
+def _clause_spans(body: str) -> list[tuple[int, int]]:
+    """Where the clauses of ``body`` are (see ``_CLAUSE_SPLIT``), without their separators."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _CLAUSE_SPLIT.finditer(body):
+        spans.append((start, match.start()))
+        start = match.end()
+    spans.append((start, len(body)))
+    return [(a, b) for a, b in spans if body[a:b].strip(" ,")]
+
+
+def _attribute_groups(body: str, spans: list[tuple[int, int]]) -> list[str]:
+    """Clauses about different things, each as written: a clause that names nothing of its own
+    or refers back with a pronoun joins the clause before it (the first clause joins the next)."""
+    groups: list[list[int]] = []
+    for start, end in spans:
+        clause = body[start:end]
+        own = _subject(clause)
+        if groups and (own is None or _PRONOUN.search(clause)):
+            groups[-1][1] = end
+        else:
+            groups.append([start, end])
+    if len(groups) > 1 and _subject(body[groups[0][0] : groups[0][1]]) is None:
+        groups[1][0] = groups[0][0]
+        groups.pop(0)
+    return [body[a:b].strip(" ,") for a, b in groups]
+
+
+def split_question(question: str, *, keep_computed: bool = False) -> tuple[list[str], bool]:
     """Independent sub-questions of ``question`` (in order, without repeats) and whether the
-    question has sequential steps. A question that does not split is returned alone."""
+    question has sequential steps. A question that does not split is returned alone. With
+    ``keep_computed``, a clause whose answer is computed from its parts is also kept whole,
+    after its parts, as the step that computes it."""
     text = " ".join(question.split())
     if not text:
         return [], False
@@ -186,29 +256,37 @@ def split_question(question: str) -> tuple[list[str], bool]:
         if len(steps) > 1:
             return [_end(s[0].upper() + s[1:]) for s in steps], True
     body = text.rstrip("?.!").strip()
-    clauses = [c.strip(" ,") for c in _CLAUSE_SPLIT.split(body) if c and c.strip(" ,")]
+    clauses = _attribute_groups(body, _clause_spans(body))
     lead_match = _LEAD.match(clauses[0]) if clauses else None
     lead = lead_match.group(1) if lead_match else ""
-    subject = _subject(clauses[0]) if clauses else None
-    for i in range(len(clauses) - 1):  # "the power rating and the energy capacity of X": share "of X"
-        if _subject(clauses[i]) is None:
-            tail = re.search(rf"\s(?:of|for|at|in)\s+(?:the\s+)?{_CAP}.*$", clauses[i + 1])
-            if tail:
-                clauses[i] = clauses[i] + tail.group(0)
     out: dict[str, None] = {}
+    whole: set[str] = set()
     for i, clause in enumerate(clauses):
         if i > 0 and lead and not re.match(rf"^{_WH}\b", clause, re.I):
             clause = f"{lead} {clause}"
-        if i > 0 and subject and _subject(clause) is None:
-            clause = _PRONOUN.sub(lambda m: subject + "'s" if m.group(1) in ("its", "their") else subject, clause)
-        for sub in _expand(clause):
-            sub = sub[0].upper() + sub[1:]
+        parts = [sub[0].upper() + sub[1:] for sub in _expand(clause)]
+        computed = keep_computed and is_computed(clause)
+        if computed and len(parts) > 1:  # the parts, tidied now: the whole keeps its own words
+            parts = [_tidy_part(sub) for sub in parts]
+        elif computed:  # nothing to split: the clause alone is the computing step
+            parts = []
+        for sub in parts:
+            out.setdefault(sub, None)
+        if computed:
+            sub = _end(clause[0].upper() + clause[1:])
+            whole.add(sub)
             out.setdefault(sub, None)
     subs = list(out) or [_end(text)]
     if len(subs) > 1:
-        subs = [_PLURAL_IS.sub(r"What are the \1 of", _end(_AGGREGATE.sub(" ", sub).replace(" ?", "?"))) for sub in subs]
-        subs = [_SINGULAR_ARE.sub(r"What is the \1 \2", sub) for sub in subs]
+        subs = [sub if sub in whole else _tidy_part(sub) for sub in subs]
     return subs, False
+
+
+def _tidy_part(sub: str) -> str:
+    """One part of a split question: without the aggregate words that only applied to the
+    whole, and with the verb agreeing with the noun ("What are the capacity of" -> "is")."""
+    sub = _PLURAL_IS.sub(r"What are the \1 of", _end(_AGGREGATE.sub(" ", sub).replace(" ?", "?")))
+    return _SINGULAR_ARE.sub(r"What is the \1 \2", sub)
 
 
 def question_of(request: ModelRequest) -> str:
@@ -228,16 +306,26 @@ def question_of(request: ModelRequest) -> str:
 
 
 def respond(request: ModelRequest) -> Completion:
-    """Sub-questions as JSON (``sub_tasks``, ``sequential``, ``reason``)."""
+    """Sub-questions as JSON (``sub_tasks``, ``sequential``, ``reason``). Each sub-task goes to
+    its own team, so computed answers stay whole (see the module docstring)."""
     question = question_of(request)
-    subs, sequential = split_question(question)
+    subs, sequential = split_question(question, keep_computed=True)
     if not subs:
         subs = [question] if question else []
+    computed = [s for s in subs if is_computed(s)]
     if sequential:
         reason = f"{len(subs)} sequential steps (a later step uses an earlier result)"
     elif len(subs) > 1:
-        reason = f"split into {len(subs)} independent sub-questions at conjunctions, comparisons or listed entities"
+        if computed:
+            reason = (
+                f"split into {len(subs)} sub-questions at conjunctions, comparisons or listed entities; a part computed "
+                "from several figures is also kept whole, so that one team gathers them all and calculates"
+            )
+        else:
+            reason = f"split into {len(subs)} independent sub-questions at conjunctions, comparisons or listed entities"
+    elif computed and question:
+        reason = "kept whole: the answer is computed from several figures, so one team gathers them all and calculates"
     else:
-        reason = "the question has a single part"
+        reason = "the question has a single part (or asks several things of one subject)"
     payload = {"sub_tasks": subs, "sequential": sequential, "reason": reason}
     return Completion(text=json.dumps(payload, ensure_ascii=False), finish_reason="stop")

@@ -3,9 +3,12 @@
 The findings come from ``metadata["findings"]`` (``[{"title": ..., "text": ...}]``, the merged
 answer first) or, without that hint, from the Writer's prompt (``Question: ...`` and one
 ``### Finding N: <title>`` block per finding). The body is ``# <title>``, ``## Short answer``
-(the one to three best-supported sentences) and ``## Findings`` (a section per sub-question when
-there are several). Every sentence is copied from a finding with its ``[p_...]`` markers as they
-are; the Writer numbers them. With no evidence the report says so and answers nothing.
+(the best-supported claim for each sub-question; for a computed answer, the claims that give
+its operands, then the team's ``Computed:`` calculator line) and ``## Findings`` (a section per
+sub-question when there are several). Every sentence is copied from a finding with its
+``[p_...]`` markers as they are; the Writer numbers them. The writer calls no tool: a
+computation appears only when a research team ran the calculator. With no evidence the report
+says so and answers nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +19,17 @@ from typing import Any
 
 from agentloom.citations import CITE_MARKER
 from agentloom.models.offline import _text
-from agentloom.models.offline._evidence import Candidate, Question, Ranker, question_in, select
+from agentloom.models.offline._evidence import (
+    Candidate,
+    Question,
+    Ranker,
+    claim_candidate,
+    question_in,
+    select,
+)
 from agentloom.models.types import Completion, ModelRequest
 
-__all__ = ["NO_EVIDENCE_REPORT", "Finding", "findings_in", "render", "respond", "title_for"]
+__all__ = ["NO_EVIDENCE_REPORT", "Finding", "findings_in", "render", "respond", "sources_in", "title_for"]
 
 #: The short answer of a report with no supporting evidence.
 NO_EVIDENCE_REPORT = (
@@ -46,7 +56,16 @@ def respond(request: ModelRequest) -> Completion:
     if not isinstance(question, str) or not question.strip():
         question = question_in(prompt)
     findings = findings_in(request.metadata.get("findings"), prompt)
-    return Completion(text=render(question, findings), finish_reason="stop")
+    return Completion(text=render(question, findings, sources=sources_in(prompt)), finish_reason="stop")
+
+
+_SOURCE_LINE = re.compile(r'^\[([a-z]_[0-9a-f]{6,16})\] (.+?)(?::L\d+-L\d+)?: "', re.M)
+
+
+def sources_in(prompt: str) -> dict[str, str]:
+    """Where each cited passage comes from (id -> file path or URL), from the Writer prompt's
+    "Passages you may cite" list; empty without one."""
+    return {m.group(1): m.group(2) for m in _SOURCE_LINE.finditer(prompt)}
 
 
 def findings_in(hint: Any, prompt: str) -> list[Finding]:
@@ -85,9 +104,12 @@ def _claims(text: str) -> list[str]:
     return [s for s in _text.sentences(text) if not _NO_EVIDENCE.match(_text.strip_markers(s))]
 
 
-def _best_claim(question: str, claims: list[str], *, fallback: bool = True) -> str | None:
-    """The cited claim that best answers ``question``; when none is relevant, the first cited
-    one (with ``fallback``) or None."""
+def _best_claim(
+    question: str, claims: list[str], *, fallback: bool = True, sources: dict[str, str] | None = None
+) -> str | None:
+    """The cited claim that best answers ``question`` (ranked like the research teams rank
+    sentences, with each claim's file name as its context when ``sources`` gives it); when none
+    is relevant, the first cited one (with ``fallback``) or None."""
     cited: list[Candidate] = []
     originals: dict[str, str] = {}
     for sentence in claims:
@@ -96,7 +118,7 @@ def _best_claim(question: str, claims: list[str], *, fallback: bool = True) -> s
         if not ids or _COMPUTED.match(clean) or clean in originals:
             continue
         originals[clean] = sentence
-        cited.append(Candidate(text=clean, source=ids[0], terms=_text.terms(clean), order=len(cited)))
+        cited.append(claim_candidate(clean, ids[0], len(cited), (sources or {}).get(ids[0])))
     if not cited:
         return None
     chosen = select(Ranker(Question.parse(question), cited), limit=1)
@@ -105,31 +127,63 @@ def _best_claim(question: str, claims: list[str], *, fallback: bool = True) -> s
     return originals[cited[0].text] if fallback else None
 
 
-def _short_answer(question: str, findings: list[Finding]) -> list[str]:
-    """One to three sentences. With one finding, its best cited claims for the question; with
-    several (the merged answer first), for each sub-question the merged answer's best claim for
-    it (else the sub-question's own best), in the merged answer's order; then a computation when
-    one was made."""
+def _short_answer(question: str, findings: list[Finding], sources: dict[str, str] | None = None) -> list[str]:
+    """The short answer. With one finding, its best cited claims for the question (up to
+    three); with several (the merged answer first), for each sub-question the merged answer's
+    best claim for it (else the sub-question's own best), in the merged answer's order, so that
+    every sub-question is answered (up to six). When a computation was made, the claims that
+    give its operands come first and the ``Computed:`` line last."""
     merged = _claims(findings[0].text) if findings else []
     computed = [c for f in findings for c in _claims(f.text) if _COMPUTED.match(_text.strip_markers(c))]
-    room = 2 if computed else 3
+    room = max(3, min(6, len(findings) - 1))
     picks: list[str] = []
 
     def add(claim: str | None) -> None:
         if claim is not None and len(picks) < room and all(_key(claim) != _key(p) for p in picks):
             picks.append(claim)
 
+    if computed:
+        every = [c for f in findings for c in _claims(f.text)]
+        for claim in _operand_claims(question, computed[0], every, sources):
+            add(claim)
     for finding in findings[1:]:
         own = finding.title if len(_text.content_terms(finding.title)) >= 2 else question
-        add(_best_claim(own, merged, fallback=False) or _best_claim(own, _claims(finding.text)))
+        if computed and _operand_claims(own, computed[0], _claims(finding.text), sources):
+            continue  # this part is already answered by the claim its figure came from
+        mine = _best_claim(own, merged, fallback=False, sources=sources)
+        add(mine or _best_claim(own, _claims(finding.text), sources=sources))
     if not picks:
-        add(_best_claim(question, merged))
+        add(_best_claim(question, merged, sources=sources))
         rest = [c for c in merged if all(_key(c) != _key(p) for p in picks)]
         if len(findings) == 1 and rest:
-            add(_best_claim(question, rest, fallback=False))
+            add(_best_claim(question, rest, fallback=False, sources=sources))
     order = [_key(c) for c in merged]
-    picks.sort(key=lambda p: order.index(_key(p)) if _key(p) in order else len(order))
+    if not computed:
+        picks.sort(key=lambda p: order.index(_key(p)) if _key(p) in order else len(order))
     return picks + computed[:1]
+
+
+def _operand_claims(
+    question: str, computed: str, claims: list[str], sources: dict[str, str] | None = None
+) -> list[str]:
+    """For each number of a ``Computed: <expression> = <value>.`` line, the cited claim that
+    gives it (the one that best answers ``question`` when several do), in the expression's order."""
+    expression = _text.strip_markers(computed).split(":", 1)[1].rsplit("=", 1)[0]
+    out: list[str] = []
+    for operand in _text.numbers(expression):
+        holding = [
+            c
+            for c in claims
+            if CITE_MARKER.search(c)
+            and not _COMPUTED.match(_text.strip_markers(c))
+            and operand in _text.numbers(_text.strip_markers(c))
+        ]
+        if not holding:
+            continue
+        best = _best_claim(question, holding, sources=sources) or holding[0]
+        if all(_key(best) != _key(o) for o in out):
+            out.append(best)
+    return out
 
 
 def _key(claim: str) -> str:
@@ -137,14 +191,15 @@ def _key(claim: str) -> str:
     return _text.squash(_text.strip_markers(claim))
 
 
-def render(question: str, findings: list[Finding]) -> str:
-    """The report body: title, short answer, then the findings by sub-question."""
+def render(question: str, findings: list[Finding], *, sources: dict[str, str] | None = None) -> str:
+    """The report body: title, short answer, then the findings by sub-question. ``sources``
+    (passage id -> path, see ``sources_in``) helps pick the short answer's claims."""
     lines = [f"# {title_for(question)}", "", "## Short answer", ""]
     grouped = [(f, _claims(f.text)) for f in findings]
     if not any(claims for _, claims in grouped):
         lines += [NO_EVIDENCE_REPORT, ""]
         return "\n".join(lines)
-    lines += [" ".join(_short_answer(question, findings)), "", "## Findings", ""]
+    lines += [" ".join(_short_answer(question, findings, sources)), "", "## Findings", ""]
     if len(grouped) == 1:
         return "\n".join([*lines, " ".join(grouped[0][1]), ""])
     later = {_key(c) for _, claims in grouped[1:] for c in claims}
