@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from agentloom import tracing
@@ -80,7 +81,9 @@ def test_credit_counts_other_teams_uses_minus_context_tokens(tmp_path: Path) -> 
     value_tokens = entry.tokens
     first = rows[1]
     assert first.other_uses == 2
-    assert first.context_tokens == key_tokens * 3 + value_tokens * 1  # shown 3 times, read lazily once
+    # the key counts once however often it is shown (the key block is capped, so it displaces
+    # another key rather than growing the prompt); the value counts for each lazy read
+    assert first.context_tokens == key_tokens + value_tokens * 1
     assert first.credit == pytest.approx(2 * 2.0 - 0.01 * first.context_tokens)
     rejected = rows[2]
     assert rejected.other_uses == 2  # t2 had to redo it, and t3 read t2's copy
@@ -179,3 +182,62 @@ def test_concurrent_training_data_is_consistent(tmp_path: Path) -> None:
     rows = asyncio.run(main())
     assert len(rows) == 2 * 2 * 10
     assert all(r.credit == pytest.approx(r.other_uses * r.saved - 0.001 * r.context_tokens) for r in rows)
+
+
+async def test_coalesced_join_credits_the_leaders_decision(tmp_path: Path) -> None:
+    """Teams that start together share by joining the call in flight: that join is another
+    team's use of the leader's result and earns its decision credit, like a later hit would."""
+    bank = MemoryBank(tmp_path / "m.db", policy=AdmitAll())
+
+    @tool
+    async def search(query: str) -> str:
+        """Search."""
+        await asyncio.sleep(0.2)
+        return f"Results for {query}: it is documented."
+
+    ex = ToolExecutor([search], cache=bank)
+
+    async def team(name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        with tracing.use(tracing.RunContext(run_id="r1", team=name)):
+            await ex.run_batch([ToolCall("c", "search", json.dumps({"query": "tidal lagoon overview"}))])
+
+    await asyncio.gather(team("t1", 0.0), team("t2", 0.05), team("t3", 0.1))
+    vias = sorted(v for (v,) in bank._read("SELECT via FROM reads"))
+    assert vias == ["coalesced", "coalesced"]
+    rows = credits(bank, penalty=0.0)
+    assert len(rows) == 1 and rows[0].admitted and rows[0].team == "t1"
+    assert rows[0].other_uses == 2
+    assert rows[0].credit == pytest.approx(2 * rows[0].saved)
+
+
+def test_coalesced_reads_go_to_the_nearest_decision_of_the_same_run(tmp_path: Path) -> None:
+    bank = MemoryBank(tmp_path / "m.db")
+    first = offer(bank, "delta result text", team="t1", admit=False, seconds=1.0)
+    second = offer(bank, "delta result text", team="t2", admit=True, seconds=1.0)
+    assert not first.admit and second.entry_id
+    t_second = bank._read("SELECT created FROM decisions WHERE id = 2")[0][0]
+    from agentloom.memory._store import log_read
+
+    for team, run in (("t3", "r"), ("t2", "r"), ("t4", "other-run")):
+        bank._write(lambda c, team=team, run=run: log_read(  # type: ignore[misc]
+            c, ns="project", entry_id=None, fingerprint="fp-delta result text", team=team, run=run, via="coalesced",
+            saved_seconds=1.0, saved_tokens=0, saved_usd=0.0, now=t_second + 0.001))
+    rows = {r.decision_id: r for r in credits(bank, penalty=0.0)}
+    assert rows[2].other_uses == 1  # t3 joined t2's call; t2's own join and the other run's do not count
+    assert rows[1].other_uses == 1  # t2 had to produce it again (t3's join went to t2's flight)
+
+
+def test_threshold_keeps_the_few_positives_and_stores_least() -> None:
+    from agentloom.memory.training import _best_threshold
+
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
+    credit = np.array([-0.5, 0.2, -0.1, 0.1, -0.3, -0.2, 0.0, -0.1])  # few, sparse positives, net gain < 0 below
+    t = _best_threshold(p, credit)
+    admitted = p >= t
+    assert admitted.any(), "positive credit exists: the model must admit something"
+    assert float(credit[admitted & (credit > 0)].sum()) >= 0.9 * 0.3 - 1e-12
+    assert admitted.sum() == 4  # capturing 90% needs p >= 0.6; going lower only loses net credit
+    assert _best_threshold(p, np.minimum(credit, 0.0)) == 0.99  # nothing earned credit: admit nothing
+    tiny = np.array([0.004, 0.002, 0.001])
+    assert (tiny >= _best_threshold(tiny, np.array([0.5, -1.0, -1.0]))).sum() == 1  # no floor above a low positive

@@ -7,10 +7,19 @@ Each logged admission decision gets a usage-aware credit:
 For an admitted entry, "uses by other teams" are its hits and ``memory_read`` reads by teams
 other than the one that produced it; for a rejected candidate, they are the times other teams
 later had to produce the same content again (and the reads of the copy they stored) — what
-storing it would have saved. Context tokens are the key's tokens each time it was shown in a
-prompt plus the value's tokens each time it was read lazily. A logistic regression (numpy,
-Newton steps with L2) then predicts ``credit > 0`` from the decision's features; the admission
-threshold is the one that captured the most credit on the logs.
+storing it would have saved. For both, joins of the decision's own in-flight call by other
+teams (``coalesced`` reads) count too: they are other teams using this very result, and whether
+that use arrives while the call runs (teams that start together) or after the entry is stored
+(teams that start later) is timing, which the label must not depend on. A coalesced read is
+linked to the decision on the same scope, run and fingerprint nearest to it in time (the
+leader logs its decision right after its waiters are served). Context tokens are the key's
+tokens once — the key block in a prompt is capped (8 keys), so a stored key takes a slot another
+key would have had rather than growing every prompt it is shown in — plus the value's tokens
+each time it was read lazily (that text does enter the reader's context). A logistic regression (numpy,
+Newton steps with L2) then predicts ``credit > 0`` from the decision's features. The admission
+threshold is, among those that capture at least 90% of the positive credit on the logs, the one
+with the most net credit: with few positives this never degenerates into admitting nothing, and
+only when no decision earned positive credit does the model admit nothing.
 """
 
 from __future__ import annotations
@@ -77,8 +86,8 @@ def credits(bank: MemoryBank, *, penalty: float = 0.001, token_seconds: float = 
     where, params = bank._where("d.")
     rows = bank._read(
         "SELECT d.id, d.ns, d.team, d.content_hash, d.created, d.admitted, d.entry_id, d.key_tokens, d.value_tokens, "
-        "d.cost_seconds, d.cost_tokens, d.cost_usd, d.features, coalesce(e.shown, 0) "
-        f"FROM decisions d LEFT JOIN entries e ON e.id = d.entry_id WHERE {where} "
+        "d.cost_seconds, d.cost_tokens, d.cost_usd, d.features "
+        f"FROM decisions d WHERE {where} "
         "AND d.reason NOT LIKE 'error:%' AND d.features != '{}' ORDER BY d.id",
         params,
     )
@@ -92,14 +101,15 @@ def credits(bank: MemoryBank, *, penalty: float = 0.001, token_seconds: float = 
     by_content: dict[tuple[str, str], list[tuple[int, str | None, str | None]]] = {}
     for row in rows:
         by_content.setdefault((row[1], row[3]), []).append((row[0], row[2], row[6]))
+    joins = _coalesced_joins(bank, where, params)
     out: list[CreditRow] = []
-    for (did, ns, team, chash, _created, admitted, entry_id, key_tokens, value_tokens, c_s, c_t, c_u, feats, shown) in rows:
+    for (did, ns, team, chash, _created, admitted, entry_id, key_tokens, value_tokens, c_s, c_t, c_u, feats) in rows:
         saved = cost_scalar(c_s or 0.0, c_t or 0, c_u or 0.0, token_seconds=token_seconds, usd_seconds=usd_seconds)
         if admitted and entry_id:
             uses = reads.get(entry_id, [])
             other = sum(1 for t, _via, _at in uses if t != team)
             lazy = sum(1 for _t, via, _at in uses if via == "memory_read")
-            context = int(key_tokens or 0) * max(1, int(shown or 0)) + int(value_tokens or 0) * lazy
+            context = int(key_tokens or 0) + int(value_tokens or 0) * lazy
         else:
             other = 0
             for later_id, later_team, later_entry in by_content.get((ns, chash), []):
@@ -110,8 +120,32 @@ def credits(bank: MemoryBank, *, penalty: float = 0.001, token_seconds: float = 
                 if later_entry:
                     other += sum(1 for t, _via, _at in reads.get(later_entry, []) if t != team and t != later_team)
             context = int(key_tokens or 0)
+        other += sum(1 for t in joins.get(did, []) if t != team)
         credit = other * saved - penalty * context
         out.append(CreditRow(did, team, bool(admitted), other, round(saved, 6), context, round(credit, 6), json.loads(feats)))
+    return out
+
+
+def _coalesced_joins(bank: MemoryBank, where: str, params: list[Any]) -> dict[int, list[str | None]]:
+    """The reading teams of every ``coalesced`` read, per decision id: each read goes to the
+    decision on the same (scope, run, fingerprint) logged nearest to it in time."""
+    flights: dict[tuple[str, str | None, str], list[tuple[float, int]]] = {}
+    for did, ns, run, fp, created in bank._read(
+        f"SELECT d.id, d.ns, d.run, d.fingerprint, d.created FROM decisions d WHERE {where} "
+        "AND d.fingerprint IS NOT NULL AND d.reason NOT LIKE 'error:%'",
+        params,
+    ):
+        flights.setdefault((ns, run, fp), []).append((float(created), int(did)))
+    out: dict[int, list[str | None]] = {}
+    if not flights:
+        return out
+    for ns, run, fp, team, created in bank._read(
+        "SELECT r.ns, r.run, r.fingerprint, r.team, r.created FROM reads r WHERE r.via = 'coalesced' AND r.fingerprint IS NOT NULL"
+    ):
+        candidates = flights.get((ns, run, fp))
+        if candidates:
+            _at, did = min(candidates, key=lambda c: (abs(c[0] - float(created)), c[1]))
+            out.setdefault(did, []).append(team)
     return out
 
 
@@ -149,19 +183,25 @@ def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def _best_threshold(p: np.ndarray, credit: np.ndarray) -> float:
-    """The admission threshold that captured the most credit on the logs (ties: store less),
-    placed midway to the next lower probability so new data near the edge falls the same way."""
+def _best_threshold(p: np.ndarray, credit: np.ndarray, *, capture: float = 0.9) -> float:
+    """Among the admission thresholds that capture at least ``capture`` of the positive credit on
+    the logs, the one with the most net credit (ties: store less), placed midway to the next lower
+    probability so new data near the edge falls the same way. 0.99 (admit nothing) only when no
+    decision earned positive credit: sparse positives never yield a model that stores nothing."""
+    positive = float(credit[credit > 0].sum())
+    if positive <= 0:
+        return 0.99  # nothing was worth storing
     levels = sorted({float(v) for v in p}, reverse=True)
-    best_i, best_gain = -1, 0.0
+    best_i, best_gain = len(levels) - 1, float("-inf")
     for i, t in enumerate(levels):
-        gain = float(credit[p >= t].sum())
+        admitted = p >= t
+        if float(credit[admitted & (credit > 0)].sum()) < capture * positive - 1e-12:
+            continue
+        gain = float(credit[admitted].sum())
         if gain > best_gain + 1e-12:
             best_i, best_gain = i, gain
-    if best_i < 0:
-        return 0.99  # nothing was worth storing
     below = levels[best_i + 1] if best_i + 1 < len(levels) else 0.0
-    return float(min(max((levels[best_i] + below) / 2, 0.01), 0.99))
+    return float(min((levels[best_i] + below) / 2, 0.99))  # never above the chosen level's midpoint
 
 
 def train(
