@@ -109,19 +109,25 @@ def _finished_branches(db: Path, thread_id: str) -> set[int]:
     return done
 
 
-def test_killed_fan_out_resumes_without_repeating_finished_branches(tmp_path: Path, loom_home: Path) -> None:
+def start_demo_run(tmp_path: Path, loom_home: Path, *, finished: int) -> tuple[subprocess.Popen[str], Path, Path, dict[str, str]]:
+    """Start ``loom run`` on the demo graph in a subprocess and return once ``finished`` map
+    branches have logged their end: (process, spec file, call log, environment)."""
     spec = tmp_path / "resume.yaml"
     spec.write_text(SPEC, encoding="utf-8")
     log = tmp_path / "calls.log"
     env = {**os.environ, "AGENTLOOM_HOME": str(loom_home), LOG_ENV: str(log), "PYTHONPATH": str(ROOT)}
-
-    # 1. start the run, and kill -9 it once some branches have finished
-    first = _loom(["run", str(spec), "--json", "-q"], env)
+    process = _loom(["run", str(spec), "--json", "-q"], env)
     deadline = time.monotonic() + 90
-    while sum(line.startswith("end ") for line in _log_lines(log)) < 2:
-        assert first.poll() is None, first.communicate()
+    while sum(line.startswith("end ") for line in _log_lines(log)) < finished:
+        assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the branches never finished"
         time.sleep(0.02)
+    return process, spec, log, env
+
+
+def test_killed_fan_out_resumes_without_repeating_finished_branches(tmp_path: Path, loom_home: Path) -> None:
+    # 1. start the run, and kill -9 it once some branches have finished
+    first, spec, log, env = start_demo_run(tmp_path, loom_home, finished=2)
     first.send_signal(signal.SIGKILL)
     first.wait(30)
     assert first.returncode == -signal.SIGKILL

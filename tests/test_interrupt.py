@@ -4,27 +4,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import time
 from pathlib import Path
 
 from agentloom.runstore import RunStore
-from tests.test_graph_resume import ITEMS, LOG_ENV, ROOT, SPEC, _log_lines, _loom
+from tests.test_graph_resume import ITEMS, _loom, start_demo_run
 
 
 def test_ctrl_c_records_the_run_as_interrupted_and_it_resumes(tmp_path: Path, loom_home: Path) -> None:
-    spec = tmp_path / "resume.yaml"
-    spec.write_text(SPEC, encoding="utf-8")
-    log = tmp_path / "calls.log"
-    env = {**os.environ, "AGENTLOOM_HOME": str(loom_home), LOG_ENV: str(log), "PYTHONPATH": str(ROOT)}
-
-    first = _loom(["run", str(spec), "--json", "-q"], env)
-    deadline = time.monotonic() + 90
-    while sum(line.startswith("end ") for line in _log_lines(log)) < 1:
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, "no branch ever finished"
-        time.sleep(0.02)
+    first, spec, _log, env = start_demo_run(tmp_path, loom_home, finished=1)
     first.send_signal(signal.SIGINT)
     out, err = first.communicate(timeout=60)
     assert first.returncode == 130, err
