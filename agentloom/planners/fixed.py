@@ -22,6 +22,22 @@ def _whole(value: object, what: str, minimum: int = 1) -> int:
     return value
 
 
+async def _affordable_round(
+    planner: PlannerBase, task: str, remaining: Budget | float | None, feedback: Feedback
+) -> Plan | tuple[list[str], float]:
+    """The round's sub-tasks and how many branches each can afford, or the stop plan when the
+    budget does not cover one branch (per sub-task)."""
+    can = affordable(remaining, planner.unit, planner.branch_cost(feedback))
+    if can < 1:
+        return planner.stopped(feedback, "the remaining budget does not cover another branch")
+    sub_tasks = await planner.sub_tasks(task, feedback)
+    if len(sub_tasks) > 1:  # each sub-task gets ``width`` branches
+        can /= len(sub_tasks)
+        if can < 1:
+            return planner.stopped(feedback, f"stop: the remaining budget does not cover one branch for each of {len(sub_tasks)} sub-tasks")
+    return sub_tasks, can
+
+
 class FixedPlanner(PlannerBase):
     """``depth`` rounds of ``width`` branches; rounds after the first refine the best so far.
     Stops early when a branch passed verification (``stop_on_pass``)."""
@@ -39,14 +55,10 @@ class FixedPlanner(PlannerBase):
             return self.stopped(feedback, f"a branch passed verification after {r} round(s)")
         if r >= self.depth:
             return self.stopped(feedback, f"fixed depth of {self.depth} round(s) reached")
-        can = affordable(remaining, self.unit, self.branch_cost(feedback))
-        if can < 1:
-            return self.stopped(feedback, "the remaining budget does not cover another branch")
-        sub_tasks = await self.sub_tasks(task, feedback)
-        if len(sub_tasks) > 1:  # each sub-task gets ``width`` branches
-            can /= len(sub_tasks)
-            if can < 1:
-                return self.stopped(feedback, f"stop: the remaining budget does not cover one branch for each of {len(sub_tasks)} sub-tasks")
+        gate = await _affordable_round(self, task, remaining, feedback)
+        if isinstance(gate, Plan):
+            return gate
+        sub_tasks, can = gate
         width = int(min(self.width, can))
         why = f"fixed width {self.width}, round {r + 1} of {self.depth}"
         if width < self.width:
@@ -93,14 +105,10 @@ class ScheduledPlanner(PlannerBase):
             return self.stopped(feedback, f"a branch passed verification after {r} round(s)")
         if r >= self.rounds:
             return self.stopped(feedback, f"schedule {self.schedule.describe()} finished its {self.rounds} round(s)")
-        can = affordable(remaining, self.unit, self.branch_cost(feedback))
-        if can < 1:
-            return self.stopped(feedback, "the remaining budget does not cover another branch")
-        sub_tasks = await self.sub_tasks(task, feedback)
-        if len(sub_tasks) > 1:  # each sub-task gets ``width`` branches
-            can /= len(sub_tasks)
-            if can < 1:
-                return self.stopped(feedback, f"stop: the remaining budget does not cover one branch for each of {len(sub_tasks)} sub-tasks")
+        gate = await _affordable_round(self, task, remaining, feedback)
+        if isinstance(gate, Plan):
+            return gate
+        sub_tasks, can = gate
         planned = self.schedule.width(r)
         width = int(min(planned, can))
         why = f"schedule {self.schedule.describe()} gives width {planned} in round {r + 1}"
