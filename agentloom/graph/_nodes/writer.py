@@ -1,0 +1,100 @@
+"""The writer node: gather findings and passages from the state and write the cited report
+(extractively, marked partial, when the budget has no room for the model)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agentloom import tracing
+from agentloom.errors import BudgetExceeded
+from agentloom.graph._interp import render
+from agentloom.graph._nodes._common import Output, as_int, node_question, text_of
+from agentloom.graph._resources import Resources
+from agentloom.graph._state import candidates_from
+from agentloom.graph.spec import WriterNode
+
+__all__ = ["run_writer"]
+
+
+def _findings(value: Any, source: str) -> list[dict[str, str]]:
+    """Writer findings (``{title, text}``) from a state value: agent outputs are titled by
+    their task, a verifier's output gives its selected candidates."""
+    if isinstance(value, Mapping) and isinstance(value.get("selected"), list) and "verdicts" in value:
+        value = value["selected"]
+    items = value if isinstance(value, list) else [value] if value is not None else []
+    out = []
+    for item in items:
+        if item is None:
+            continue
+        title = ""
+        if isinstance(item, Mapping):
+            title = str(item.get("task") or item.get("question") or item.get("title") or "")
+        out.append({"title": title, "text": text_of(item)})
+    return out
+
+
+def _usage_for_report(scope: Mapping[str, Any]) -> dict[str, Any]:
+    from agentloom.result import UsageSummary
+
+    ctx = tracing.current()
+    budget = ctx.budget if ctx is not None else None
+    while budget is not None and budget.parent is not None:
+        budget = budget.parent
+    usage: dict[str, Any] = UsageSummary.from_budget(budget).to_dict() if budget is not None else {}
+    hits = 0
+    for value in scope.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Mapping) and isinstance(item.get("usage"), Mapping):
+                hits += int(item["usage"].get("memory_hits") or 0)
+            if isinstance(item, Mapping) and isinstance(item.get("branches"), list) and "rounds" in item:
+                usage.setdefault("width", len(item["branches"]))
+                usage.setdefault("depth", len(item.get("rounds") or []) + 1)
+    usage["memory_hits"] = hits
+    return usage
+
+
+async def run_writer(n: WriterNode, name: str, scope: Mapping[str, Any], res: Resources, partial: bool) -> Output:
+    from agentloom.agents.writer import WRITER_INSTRUCTIONS, Writer
+
+    question = node_question(n.question, scope, name) or ""
+    paths = [n.findings] if isinstance(n.findings, str) else list(n.findings)
+    findings: list[dict[str, str]] = []
+    passages: dict[str, Any] = {}
+    sources = [*paths, *([n.passages] if n.passages is not None else [])]
+    for i, path in enumerate(sources):
+        source = path.strip("{} ")
+        value = render("{" + source + "}", scope)
+        if i < len(paths):
+            findings.extend(_findings(value, source))
+        for c in candidates_from(value, source.split(".")[0])[0]:
+            for pid, p in c.passages.items():
+                passages.setdefault(pid, p)
+    writer = Writer(
+        res.model(n.model),
+        max_tokens=as_int(render(n.max_tokens, scope), f"{name}.max_tokens"),
+        instructions=text_of(render(n.instructions, scope)) if n.instructions else WRITER_INSTRUCTIONS,
+    )
+    limited = False
+    try:
+        # usage is read after the writer's own model call, so the footer counts it too
+        report = await writer.write(question, findings, passages, usage=lambda: _usage_for_report(scope), partial=partial)
+    except BudgetExceeded:
+        # No budget left for the model: still write the report, extractively and marked partial.
+        from agentloom.agents.writer import finalize
+        from agentloom.models.offline.write import Finding
+        from agentloom.models.offline.write import render as extractive
+
+        body = extractive(question, [Finding(f["title"], f["text"]) for f in findings])
+        report = finalize(body, passages, question=question, usage=_usage_for_report(scope), partial=True)
+        limited = True
+    return (
+        {
+            "title": report.title,
+            "short_answer": report.short_answer,
+            "markdown": report.markdown,
+            "text": report.markdown,
+            "citations": [c.to_dict() for c in report.citations],
+        },
+        limited,
+    )
