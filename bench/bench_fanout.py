@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import operator
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import Annotated, Any, TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._home import scratch_home  # noqa: E402
 from tests.fakeserver import FakeOpenAIServer, Reply  # noqa: E402
 
 CHAT_CONCURRENCY = 16
@@ -175,13 +174,7 @@ async def _chat_rows(sizes: tuple[int, ...], repeats: int) -> list[dict[str, Any
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Rows per (workload, branches, method); ``ratio`` is wall time over ``asyncio.gather``."""
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    previous = os.environ.get("AGENTLOOM_HOME")
-    os.environ["AGENTLOOM_HOME"] = tempfile.mkdtemp(prefix="bench-fanout-")
-    from agentloom._paths import set_home
-
-    set_home(None)
-    try:
+    with scratch_home("bench-fanout-"):
         noop_sizes = (10, 100) if quick else (10, 100, 1000)
         chat_sizes = (10,) if quick else (10, 100, 1000)
 
@@ -189,13 +182,6 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             return [*await _noop_rows(noop_sizes, 3 if quick else 7), *await _chat_rows(chat_sizes, 1 if quick else 3)]
 
         return asyncio.run(both())
-    finally:
-        if previous is None:
-            os.environ.pop("AGENTLOOM_HOME", None)
-        else:
-            os.environ["AGENTLOOM_HOME"] = previous
-        set_home(None)
-
 
 if __name__ == "__main__":
     from bench.run import format_table

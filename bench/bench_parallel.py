@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from bench._home import scratch_home
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -325,22 +325,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     import warnings
 
     warnings.filterwarnings("ignore", message=".*create_react_agent has been moved.*")
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    home = tempfile.mkdtemp(prefix="bench-parallel-")
-    previous = os.environ.get("AGENTLOOM_HOME")
-    os.environ["AGENTLOOM_HOME"] = home
-    from agentloom._paths import set_home
-
-    set_home(None)
-    try:
+    with scratch_home("bench-parallel-"):
         return asyncio.run(_measure(quick))
-    finally:
-        if previous is None:
-            os.environ.pop("AGENTLOOM_HOME", None)
-        else:
-            os.environ["AGENTLOOM_HOME"] = previous
-        set_home(None)
-
 
 if __name__ == "__main__":
     from bench.run import format_table

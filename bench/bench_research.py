@@ -8,7 +8,6 @@ real answers among many distractors. Each figure is the median of a few runs in 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import statistics
 import tempfile
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._home import scratch_home
 from bench.bench_index import make_corpus
 
 QUESTION = "What are the daily capacities of the Northpoint, Saltmarsh and Kettle Bay desalination plants?"
@@ -51,12 +51,12 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         shutil.copytree(SHIPPED, corpus / "marrowick")
         files = sum(1 for p in corpus.rglob("*") if p.is_file())
 
-        os.environ["AGENTLOOM_HOME"] = str(root / "home-ask")
-        ask_cold = _ask(corpus)[0]  # builds its own index on first use
-        os.environ["AGENTLOOM_HOME"] = str(root / "home-research")
-        cold, first = _research(corpus)  # builds its own index on first use (and loads LangGraph)
-        warm = statistics.median(_research(corpus)[0] for _ in range(repeats))
-        ask = statistics.median(_ask(corpus)[0] for _ in range(repeats))
+        with scratch_home("", str(root / "home-ask")):
+            ask_cold = _ask(corpus)[0]  # builds its own index on first use
+        with scratch_home("", str(root / "home-research")):
+            cold, first = _research(corpus)  # builds its own index on first use (and loads LangGraph)
+            warm = statistics.median(_research(corpus)[0] for _ in range(repeats))
+            ask = statistics.median(_ask(corpus)[0] for _ in range(repeats))
         found = all(s in str(first.output) for s in ("45,000", "62,000", "28,000"))
         for case, mine, peer in (
             (f"cold: index {files} docs on first use", cold, ask_cold),

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from bench._home import scratch_home
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -195,21 +195,8 @@ async def _measure(quick: bool) -> list[dict[str, Any]]:
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Rows per (mix, strategy); ``ratio`` is calls per task over fixed width 8's."""
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    previous = os.environ.get("AGENTLOOM_HOME")
-    os.environ["AGENTLOOM_HOME"] = tempfile.mkdtemp(prefix="bench-width-depth-")
-    from agentloom._paths import set_home
-
-    set_home(None)
-    try:
+    with scratch_home("bench-width-depth-"):
         return asyncio.run(_measure(quick))
-    finally:
-        if previous is None:
-            os.environ.pop("AGENTLOOM_HOME", None)
-        else:
-            os.environ["AGENTLOOM_HOME"] = previous
-        set_home(None)
-
 
 if __name__ == "__main__":
     from bench.run import format_table
