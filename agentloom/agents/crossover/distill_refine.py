@@ -19,7 +19,7 @@ from agentloom.agents.crossover._base import (
     union_passages,
 )
 from agentloom.citations import Citation, cited_ids
-from agentloom.errors import BudgetExceeded, ConfigError, ModelError
+from agentloom.errors import ConfigError, ModelError
 from agentloom.models._tokens import count_tokens
 from agentloom.models.base import call_model
 
@@ -160,8 +160,6 @@ class DistillRefine:
         )
         try:
             completion = await call_model(self.model, request)
-        except BudgetExceeded:
-            raise
         except ModelError as exc:
             if draft is None:
                 raise

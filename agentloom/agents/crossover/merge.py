@@ -21,7 +21,7 @@ from agentloom.agents.crossover._base import (
     union_passages,
 )
 from agentloom.citations import cited_ids
-from agentloom.errors import BudgetExceeded, ConfigError, ModelError
+from agentloom.errors import ConfigError, ModelError
 from agentloom.models.base import call_model
 
 __all__ = ["Disagreement", "MergeCrossover", "MergeOutput"]
@@ -102,8 +102,6 @@ class MergeCrossover:
         )
         try:
             completion = await call_model(self.model, request)
-        except BudgetExceeded:
-            raise
         except ModelError as exc:
             best = top[0]
             tracing.emit("crossover", self.name, status="error", error=str(exc), data={"parents": [c.id for c in top]})

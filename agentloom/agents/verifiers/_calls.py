@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from agentloom.agents._verify_text import payload_request
 from agentloom.agents.candidates import Candidate
 from agentloom.citations import Citation
-from agentloom.errors import BudgetExceeded, ModelError
+from agentloom.errors import ModelError
 from agentloom.models.base import call_model
 
 __all__ = [
@@ -98,8 +98,6 @@ async def ask_judge(
     )
     try:
         completion = await call_model(model, request)
-    except BudgetExceeded:
-        raise
     except ModelError:
         return None
     out = completion.parsed

@@ -20,7 +20,7 @@ from agentloom.agents.verifiers._calls import (
     resolve,
 )
 from agentloom.agents.verifiers.schemas import JudgeScore, PairwiseJudgment
-from agentloom.errors import BudgetExceeded, ConfigError, ModelError, ModelOutputError
+from agentloom.errors import ConfigError, ModelError, ModelOutputError
 from agentloom.models.base import call_model
 from agentloom.models.types import ModelRequest
 
@@ -109,8 +109,6 @@ class JudgeVerifier(VerifierBase):
         request = self._request(payload, JudgeScore, instruction, question)
         try:
             completion = await call_model(self.model, request)
-        except BudgetExceeded:
-            raise
         except ModelOutputError as exc:
             return Verdict(candidate.id, 0.0, None, feedback="the judge's output stayed malformed after one repair", error=str(exc))
         except ModelError as exc:
@@ -133,8 +131,6 @@ class JudgeVerifier(VerifierBase):
         instruction = "Which candidate, A or B, better meets the rubric? Answer 'tie' only if they are equally good."
         try:
             completion = await call_model(self.model, self._request(payload, PairwiseJudgment, instruction, question))
-        except BudgetExceeded:
-            raise
         except ModelError as exc:
             return str(exc)
         out = completion.parsed
