@@ -8,12 +8,12 @@ for unverified) works, so planners do not depend on a particular verifier module
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from agentloom import tracing
+from agentloom.answers import agreement
 from agentloom.budget import Budget
 
 __all__ = [
@@ -74,16 +74,6 @@ def normalize_answer(answer: Any) -> str:
         value = float(text.replace(",", ""))
         return str(int(value)) if value.is_integer() else repr(value)
     return text
-
-
-def agreement(answers: Sequence[Any]) -> tuple[float, str | None]:
-    """The share of ``answers`` in the largest cluster of equal (normalized) answers, and
-    that cluster's answer; ``(0.0, None)`` for no answers."""
-    normalized = [normalize_answer(a) for a in answers if a is not None and str(a).strip()]
-    if not normalized:
-        return 0.0, None
-    top, count = Counter(normalized).most_common(1)[0]
-    return count / len(normalized), top
 
 
 @dataclass
