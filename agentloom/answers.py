@@ -134,11 +134,11 @@ def parse_quantity(text: str) -> tuple[str, float] | None:
                 return None
             dim = pre_dim
         return dim, value * factor
-    number_part, prefix, unit = _split_unit(text)
+    number_part, prefix, word_unit = _split_unit(text)
     value_w = words_to_number(number_part)
     if value_w is None:
         return None
-    dim, factor = ("", 1.0) if unit is None else _UNITS[unit.lower()]
+    dim, factor = ("", 1.0) if word_unit is None else _UNITS[word_unit.lower()]
     if prefix:
         dim = _UNITS[prefix][0]
     return dim, value_w * factor
