@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agentloom.citations import CITE_MARKER
+
 __all__ = ["agreement", "answer_key", "extract_answer", "parse_quantity", "parse_number", "words_to_number"]
 
 _SMALL = {
@@ -169,7 +171,7 @@ def answer_key(text: str | None, *, units: bool = True) -> str:
     ``units``) become ``num:<dimension>:<value>``; other text is lower-cased with articles,
     punctuation and extra whitespace removed."""
     answer = extract_answer(text)
-    answer = re.sub(r"\[[a-z]_[0-9a-f]{6,16}\]", " ", answer)
+    answer = CITE_MARKER.sub(" ", answer)
     answer = _PREFIXES.sub("", answer.strip()).strip()
     answer = answer.strip(" .!?;:\"'`*").strip()
     quantity = parse_quantity(answer)

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from agentloom import tracing
 from agentloom.answers import agreement
 from agentloom.budget import Budget
+from agentloom.citations import CITE_MARKER
 
 __all__ = [
     "Feedback",
@@ -68,7 +69,7 @@ def normalize_answer(answer: Any) -> str:
     """A comparable form of an answer: case and spacing folded, numbers written canonically,
     trailing punctuation and citation markers dropped."""
     text = str(answer if answer is not None else "")
-    text = re.sub(r"\[[a-z]_[0-9a-f]{6,16}\]", " ", text)
+    text = CITE_MARKER.sub(" ", text)
     text = _SPACE.sub(" ", text).strip().strip(".!?;:").strip().lower()
     if _NUMBER.match(text):
         value = float(text.replace(",", ""))
