@@ -258,3 +258,37 @@ async def test_default_stream_yields_the_whole_text_and_charges_once() -> None:
     assert deltas == ["ok s"]
     assert model.last_stream_usage.output_tokens == 5  # type: ignore[attr-defined]
     assert budget.spent.llm_calls == 1 and budget.reserved.llm_calls == 0
+
+
+async def test_stream_retries_a_transient_failure_before_the_first_delta() -> None:
+    model = Scripted(max_retries=2)
+    budget = Budget()
+    with with_budget(budget):
+        deltas = [d async for d in model.stream(ask("fail:1:503"))]
+    assert deltas == ["ok fail:1:503"]
+    assert len(model.calls["fail:1:503"]) == 2 and budget.spent.llm_calls == 2
+
+
+async def test_stream_gives_up_with_model_http_error_after_its_retries() -> None:
+    model = Scripted(max_retries=1)
+    with pytest.raises(ModelHTTPError, match="stream failed after 2 attempt"):
+        [d async for d in model.stream(ask("fail:5:503"))]
+    assert len(model.calls["fail:5:503"]) == 2
+
+
+class BreaksMidStream(Scripted):
+    """Yields one delta, then the connection fails."""
+
+    async def _stream_attempt(self, request: ModelRequest) -> Any:
+        self.calls["mid"].append(time.monotonic())
+        yield "first part"
+        raise TransientModelError("connection reset", status=None)
+
+
+async def test_stream_is_not_replayed_once_text_was_yielded() -> None:
+    model = BreaksMidStream(max_retries=3)
+    seen: list[str] = []
+    with pytest.raises(ModelHTTPError, match="after 1 attempt"):
+        async for delta in model.stream(ask("s")):
+            seen.append(delta)
+    assert seen == ["first part"] and len(model.calls["mid"]) == 1

@@ -178,7 +178,10 @@ class ModelBase:
             second.usage = total
             return second
 
-    async def _with_retries(self, request: ModelRequest) -> Completion:
+    def _retrying(self) -> Any:
+        """The one retry policy for calls and streams (tenacity): up to ``max_retries`` more
+        attempts on a ``TransientModelError``, waiting ``Retry-After`` when the server gave one
+        (at most 120 s), else exponential backoff with jitter."""
         from tenacity import (
             AsyncRetrying,
             retry_if_exception_type,
@@ -186,7 +189,6 @@ class ModelBase:
             wait_exponential_jitter,
         )
 
-        spent = Usage(usd=0.0 if self.price() is not None else None, attempts=0)
         backoff = wait_exponential_jitter(multiplier=self.retry_initial_wait, max=self.retry_max_wait, jitter=self.retry_initial_wait)
 
         def wait(state: Any) -> float:
@@ -195,14 +197,18 @@ class ModelBase:
                 return min(max(exc.retry_after, 0.0), 120.0)
             return float(backoff(state))
 
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=wait,
+            retry=retry_if_exception_type(TransientModelError),
+            reraise=True,
+        )
+
+    async def _with_retries(self, request: ModelRequest) -> Completion:
+        spent = Usage(usd=0.0 if self.price() is not None else None, attempts=0)
         attempt_no = 0
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.max_retries + 1),
-                wait=wait,
-                retry=retry_if_exception_type(TransientModelError),
-                reraise=True,
-            ):
+            async for attempt in self._retrying():
                 with attempt:
                     attempt_no += 1
                     completion = await self._charged_attempt(request, attempt_no, spent)
@@ -301,29 +307,33 @@ class ModelBase:
         replayed, so a failure then ends it with ``ModelHTTPError``. The finished stream's
         usage is left on ``self.last_stream_usage``."""
         attempt_no = 0
-        while True:
-            attempt_no += 1
-            yielded = False
-            try:
-                async for delta in self._stream_once(request, attempt_no):
-                    yielded = True
-                    yield delta
-                return
-            except TransientModelError as exc:
-                if yielded or attempt_no > self.max_retries:
-                    raise ModelHTTPError(
-                        f"{self.name}: stream failed after {attempt_no} attempt(s): {exc}", attempts=attempt_no, status=exc.status
-                    ) from None
-                await asyncio.sleep(self._retry_wait(exc, attempt_no))
-
-    def _retry_wait(self, exc: TransientModelError, attempt_no: int) -> float:
-        """Seconds to wait before retry ``attempt_no + 1``: ``Retry-After`` when the server gave
-        one, else exponential backoff with jitter."""
-        if exc.retry_after is not None:
-            return min(max(exc.retry_after, 0.0), 120.0)
-        import random
-
-        return min(self.retry_initial_wait * 2 ** (attempt_no - 1), self.retry_max_wait) + random.uniform(0, self.retry_initial_wait)
+        deltas: AsyncIterator[str] | None = None
+        first: str | None = None
+        try:
+            async for attempt in self._retrying():  # retried until the first delta arrives
+                with attempt:
+                    attempt_no += 1
+                    deltas = self._stream_once(request, attempt_no)
+                    try:
+                        first = await anext(deltas)
+                    except StopAsyncIteration:
+                        first = None
+        except TransientModelError as exc:
+            raise ModelHTTPError(
+                f"{self.name}: stream failed after {attempt_no} attempt(s): {exc}", attempts=attempt_no, status=exc.status
+            ) from None
+        if deltas is None or first is None:
+            return
+        try:
+            yield first
+            async for delta in deltas:
+                yield delta
+        except TransientModelError as exc:  # text was already yielded: a stream cannot be replayed
+            raise ModelHTTPError(
+                f"{self.name}: stream failed after {attempt_no} attempt(s): {exc}", attempts=attempt_no, status=exc.status
+            ) from None
+        finally:
+            await deltas.aclose()  # type: ignore[attr-defined]
 
     async def _stream_once(self, request: ModelRequest, attempt_no: int) -> AsyncIterator[str]:
         """One charged, recorded streaming attempt."""
