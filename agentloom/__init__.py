@@ -7,13 +7,13 @@ The public API is small and stable; everything else lives in its subpackage
 
 from __future__ import annotations
 
-import os
+import os as _os
 from typing import TYPE_CHECKING
 
 from agentloom._lazy import lazy_exports
 
 # litellm must never fetch its price map from the network; set before it is ever imported.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+_os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from agentloom.budget import Budget  # noqa: E402
 from agentloom.errors import AgentloomError, BudgetExceeded  # noqa: E402

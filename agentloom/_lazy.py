@@ -25,6 +25,7 @@ def lazy_exports(
         return value
 
     def __dir__() -> list[str]:
-        return sorted(set(namespace) | set(namespace.get("__all__", ())))
+        # the public names and the module's dunders; never its imports or helpers (os, TYPE_CHECKING, ...)
+        return sorted(set(namespace.get("__all__", ())) | {n for n in namespace if n.startswith("__")})
 
     return __getattr__, __dir__

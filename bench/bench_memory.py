@@ -282,7 +282,13 @@ def _search_rows(root: Path, quick: bool) -> list[dict[str, Any]]:
 def _decision_rows(root: Path) -> list[dict[str, Any]]:
     import numpy as np
 
-    from agentloom.memory import FEATURE_NAMES, AdmissionModel, Candidate, LearnedAdmission, MemoryBank
+    from agentloom.memory import (
+        FEATURE_NAMES,
+        AdmissionCandidate,
+        AdmissionModel,
+        LearnedAdmission,
+        MemoryBank,
+    )
 
     model = AdmissionModel(weights=np.linspace(-1, 1, len(FEATURE_NAMES)), bias=0.1, threshold=0.5, version=1)
     policy = LearnedAdmission(model)
@@ -292,7 +298,7 @@ def _decision_rows(root: Path) -> list[dict[str, Any]]:
         bank.add(f"entry {i} " + " ".join(_word(rng) for _ in range(5)), " ".join(_word(rng) for _ in range(30)))
     decide_us, offer_us = [], []
     for i in range(500):
-        cand = Candidate(kind="tool_result", key=f"search {i} " + " ".join(_word(rng) for _ in range(4)),
+        cand = AdmissionCandidate(kind="tool_result", key=f"search {i} " + " ".join(_word(rng) for _ in range(4)),
                          value=" ".join(_word(rng) for _ in range(60)), team=f"t{i % 8}", run="r", cost_seconds=0.5)
         t = time.perf_counter()
         d = bank.offer(cand)

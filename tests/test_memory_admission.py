@@ -12,11 +12,11 @@ import pytest
 from agentloom import tracing
 from agentloom.memory import (
     FEATURE_NAMES,
+    AdmissionCandidate,
     AdmissionModel,
     AdmissionPolicy,
     AdmitAll,
     AdmitNone,
-    Candidate,
     Decision,
     HeuristicAdmission,
     LearnedAdmission,
@@ -27,8 +27,8 @@ from agentloom.memory.features import compute_features
 
 
 def cand(value: str, *, key: str | None = None, kind: str = "tool_result", task: str = "", seconds: float = 0.2,
-         citations: list[str] | None = None) -> Candidate:
-    return Candidate(kind=kind, key=key or value[:40], value=value, task=task, cost_seconds=seconds, citations=citations or [])
+         citations: list[str] | None = None) -> AdmissionCandidate:
+    return AdmissionCandidate(kind=kind, key=key or value[:40], value=value, task=task, cost_seconds=seconds, citations=citations or [])
 
 
 def test_features_novelty_relevance_cost_size() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from agentloom import tracing
 from agentloom.errors import ConfigError, StoreError
-from agentloom.memory import AdmitAll, Candidate, MemoryBank, MemoryEntry
+from agentloom.memory import AdmissionCandidate, AdmitAll, MemoryBank, MemoryEntry
 
 
 def test_default_path_is_under_loom_home(loom_home: Path) -> None:
@@ -199,24 +199,24 @@ def test_quotas_per_run(tmp_path: Path) -> None:
     bank = MemoryBank(tmp_path / "m.db", policy=AdmitAll(), quota_entries=2)
 
     def offer(i: int, run: str = "r1", value: str | None = None) -> bool:
-        cand = Candidate(kind="finding", key=f"finding {i}", value=value or f"distinct fact number {i} " * 3, run=run, team="t")
+        cand = AdmissionCandidate(kind="finding", key=f"finding {i}", value=value or f"distinct fact number {i} " * 3, run=run, team="t")
         return bank.offer(cand).admit
 
     assert offer(1) and offer(2)
-    decision = bank.offer(Candidate(kind="finding", key="finding 3", value="third fact", run="r1"))
+    decision = bank.offer(AdmissionCandidate(kind="finding", key="finding 3", value="third fact", run="r1"))
     assert not decision.admit and decision.reason.startswith("quota")
     assert offer(4, run="r2")  # another run has its own quota
     tokens = MemoryBank(tmp_path / "t.db", policy=AdmitAll(), quota_tokens=30)
-    big = Candidate(kind="finding", key="big", value="x" * 100, run="r1")  # 25 tokens
+    big = AdmissionCandidate(kind="finding", key="big", value="x" * 100, run="r1")  # 25 tokens
     assert tokens.offer(big).admit
-    second = tokens.offer(Candidate(kind="finding", key="more", value="y" * 40, run="r1"))
+    second = tokens.offer(AdmissionCandidate(kind="finding", key="more", value="y" * 40, run="r1"))
     assert not second.admit and "tokens" in second.reason
 
 
 def test_export_and_clear(tmp_path: Path) -> None:
     bank = MemoryBank(tmp_path / "m.db", policy=AdmitAll())
     bank.add("alpha", "first value")
-    bank.offer(Candidate(kind="finding", key="beta", value="second value", team="t1", run="r"))
+    bank.offer(AdmissionCandidate(kind="finding", key="beta", value="second value", team="t1", run="r"))
     buf = io.StringIO()
     assert bank.export(buf) == 2
     lines = [json.loads(line) for line in buf.getvalue().splitlines()]
@@ -257,7 +257,7 @@ def test_vector_search_with_an_embedder(tmp_path: Path) -> None:
     bank = MemoryBank(tmp_path / "m.db", embedder=BagOfWords(), policy=AdmitAll())
     for key, value in [("car batteries", "car batteries last ten years"), ("solar farms", "solar farms need land"),
                        ("bread", "bread needs yeast")]:
-        bank.offer(Candidate(kind="finding", key=key, value=value))
+        bank.offer(AdmissionCandidate(kind="finding", key=key, value=value))
     hits = bank.search("automobile", mode="vector", k=1)  # no keyword overlap: only vectors find it
     assert [h.key for h in hits] == ["car batteries"]
     assert bank.search("automobile", mode="fts") == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentloom.cli import main
-from agentloom.memory import AdmitAll, Candidate, MemoryBank
+from agentloom.memory import AdmissionCandidate, AdmitAll, MemoryBank
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -27,7 +27,7 @@ def fill(path: Path, n: int = 30) -> MemoryBank:
     bank = MemoryBank(path, policy=AdmitAll())
     for i in range(n):
         team = f"t{i % 3}"
-        d = bank.offer(Candidate(kind="finding", key=f"fact {i} about tides", value=f"Tide fact number {i} says {i * 3} metres.",
+        d = bank.offer(AdmissionCandidate(kind="finding", key=f"fact {i} about tides", value=f"Tide fact number {i} says {i * 3} metres.",
                                  team=team, run="r1", cost_seconds=2.0, task="tides"))
         if i % 4 == 0 and d.entry_id:
             bank.read(d.entry_id, team=f"t{(i + 1) % 3}")

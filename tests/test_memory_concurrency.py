@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from agentloom import tracing
-from agentloom.memory import AdmitAll, Candidate, MemoryBank, admit_step
+from agentloom.memory import AdmissionCandidate, AdmitAll, MemoryBank, admit_step
 
 WRITERS = 64
 PER_WRITER = 12
@@ -76,7 +76,7 @@ def test_64_threads_each_with_its_own_bank_object(tmp_path: Path) -> None:
     def write(w: int) -> None:
         bank = MemoryBank(path, policy=AdmitAll())
         for i in picks(w):
-            bank.offer(Candidate(kind="finding", key=f"k{i}", value=content(i), team=f"w{w}", run="r"))
+            bank.offer(AdmissionCandidate(kind="finding", key=f"k{i}", value=content(i), team=f"w{w}", run="r"))
         bank.close()
 
     assert run_threads(write) == []

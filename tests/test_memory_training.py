@@ -14,9 +14,9 @@ import pytest
 from agentloom import tracing
 from agentloom.errors import ConfigError
 from agentloom.memory import (
+    AdmissionCandidate,
     AdmissionPolicy,
     AdmitAll,
-    Candidate,
     Decision,
     LearnedAdmission,
     MemoryBank,
@@ -49,7 +49,7 @@ def offer(bank: MemoryBank, value: str, *, team: str, admit: bool, seconds: floa
     policy = bank.policy
     bank.policy = AdmitAll() if admit else Scripted(set())
     try:
-        return bank.offer(Candidate(kind="tool_result", key=value[:30], value=value, team=team, run="r",
+        return bank.offer(AdmissionCandidate(kind="tool_result", key=value[:30], value=value, team=team, run="r",
                                     fingerprint=f"fp-{value}", cost_seconds=seconds))
     finally:
         bank.policy = policy

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -30,6 +30,10 @@ from agentloom.result import Result, UsageSummary
 from agentloom.runstore import RunStore
 from agentloom.tools.base import Tool, tool
 from agentloom.tools.executor import ToolExecutor
+
+if TYPE_CHECKING:
+    from agentloom.memory.bank import MemoryBank
+    from agentloom.planners.dag import DAGPlanner
 
 __all__ = ["Agent", "DEFAULT_INSTRUCTIONS"]
 
@@ -61,14 +65,14 @@ class Agent:
         max_turns: int = 6,
         max_tokens: int = 1024,
         temperature: float | None = None,
-        memory: Any = None,
+        memory: MemoryBank | None = None,
         team: str | None = None,
         max_concurrency: int = 16,
         output_type: type[BaseModel] | None = None,
         threads: int | None = None,
         max_spawn_depth: int = 1,
         max_spawn_tasks: int = 32,
-        planner: Any = None,
+        planner: DAGPlanner | None = None,
         _spawn_depth: int = 0,
     ) -> None:
         for key, value in (("max_turns", max_turns), ("max_tokens", max_tokens), ("max_spawn_depth", max_spawn_depth),
@@ -215,6 +219,7 @@ class Agent:
     ) -> tuple[str, bool, str, dict[str, Any], int]:
         """Plan → execute → join through ``self.planner`` (a ``DAGPlanner``); ``messages``
         gets the transcript (the tasks as tool calls, their results, the answer)."""
+        assert self.planner is not None  # _loop calls this only when there is one
         run = await self.planner.solve(task, model=self.model, tools=tools, executor=executor)
         passages.update(run.passages)
         ran = [(t, r) for t in run.tasks if (r := t.result) is not None]

@@ -18,7 +18,7 @@ from typing import Any
 from agentloom import tracing
 from agentloom.citations import CITE_ID, CITE_MARKER, Citation
 from agentloom.models.base import strip_fences
-from agentloom.models.types import Message, ModelRequest
+from agentloom.models.types import Message, Model, ModelRequest
 
 __all__ = ["Report", "Writer", "finalize", "usage_footer", "WRITER_INSTRUCTIONS"]
 
@@ -88,12 +88,12 @@ class Writer:
     """Writes the report with ``model`` (a model object or spec; default ``$AGENTLOOM_MODEL`` or
     offline). ``max_tokens`` bounds the body the model drafts."""
 
-    def __init__(self, model: Any = None, *, max_tokens: int = 2048, instructions: str = WRITER_INSTRUCTIONS) -> None:
+    def __init__(self, model: str | Model | None = None, *, max_tokens: int = 2048, instructions: str = WRITER_INSTRUCTIONS) -> None:
         self.model = model
         self.max_tokens = max_tokens
         self.instructions = instructions
 
-    def _resolved(self) -> Any:
+    def _resolved(self) -> Model:
         from agentloom.models.resolve import resolve_model
 
         return resolve_model(self.model) if self.model is None or isinstance(self.model, str) else self.model

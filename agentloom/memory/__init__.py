@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from agentloom.memory.context import current_task, use_task
     from agentloom.memory.features import FEATURE_NAMES
     from agentloom.memory.training import TrainReport, train
-    from agentloom.memory.types import KINDS, Candidate, Decision, Embedder, MemoryEntry
+    from agentloom.memory.types import KINDS, AdmissionCandidate, Decision, Embedder, MemoryEntry
 
 __all__ = [
     "FEATURE_NAMES",
@@ -36,7 +36,7 @@ __all__ = [
     "AdmissionPolicy",
     "AdmitAll",
     "AdmitNone",
-    "Candidate",
+    "AdmissionCandidate",
     "Decision",
     "Embedder",
     "HeuristicAdmission",
@@ -72,7 +72,7 @@ _LAZY = {
     "TrainReport": "agentloom.memory.training",
     "train": "agentloom.memory.training",
     "KINDS": "agentloom.memory.types",
-    "Candidate": "agentloom.memory.types",
+    "AdmissionCandidate": "agentloom.memory.types",
     "Decision": "agentloom.memory.types",
     "Embedder": "agentloom.memory.types",
     "MemoryEntry": "agentloom.memory.types",

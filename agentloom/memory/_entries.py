@@ -15,7 +15,7 @@ from agentloom.errors import ConfigError
 from agentloom.memory._database import BankDatabase
 from agentloom.memory._rows import SELECT, entry_id, insert, to_entry
 from agentloom.memory._text import content_hash, count_tokens, value_text
-from agentloom.memory.types import KINDS, Candidate, MemoryEntry
+from agentloom.memory.types import KINDS, AdmissionCandidate, MemoryEntry
 from agentloom.storage import Connection
 
 __all__ = ["EntryStore", "store_entry", "log_read"]
@@ -167,7 +167,7 @@ class EntryStore:
         return bool(self.db.write(lambda c: c.execute("UPDATE entries SET verified = ? WHERE id = ?", (int(verified), entry_id)).rowcount))
 
     @staticmethod
-    def store_passages(conn: Connection, ns: str, candidate: Candidate) -> None:
+    def store_passages(conn: Connection, ns: str, candidate: AdmissionCandidate) -> None:
         """Keep the source passages cited in a JSON value, so ``memory_read`` can show them."""
         if candidate.value_format != "json":
             return

@@ -17,7 +17,7 @@ from agentloom.memory._text import content_hash, count_tokens, fts_query, term_s
 from agentloom.memory.admission import AdmissionPolicy
 from agentloom.memory.context import current_task
 from agentloom.memory.features import compute_features
-from agentloom.memory.types import Candidate, Decision, Embedder
+from agentloom.memory.types import AdmissionCandidate, Decision, Embedder
 from agentloom.storage import Connection
 
 __all__ = ["Admission"]
@@ -65,7 +65,7 @@ class Admission:
             self._run_tasks[ctx.run_id] = cached
         return cached
 
-    def offer(self, candidate: Candidate) -> Decision:
+    def offer(self, candidate: AdmissionCandidate) -> Decision:
         """Offer one step for admission: compute its features, ask the policy, log the decision
         (always), store the entry (if admitted and within quota). Dedup is atomic."""
         ns = self.db.namespace()
@@ -138,7 +138,7 @@ class Admission:
             "reason": f"error: {error_type}: {error}", "features": "{}", "cost_seconds": duration, "created": now,
         }))
 
-    def _neighbour_terms(self, candidate: Candidate) -> list[frozenset[str]]:
+    def _neighbour_terms(self, candidate: AdmissionCandidate) -> list[frozenset[str]]:
         """Term sets of the stored entries most similar to the candidate: FTS over the words of
         its key (without the tool's name, which every result of that tool shares) and the start
         of its value, ranked among the most recent matches."""
@@ -161,7 +161,7 @@ class Admission:
             return []
         return [term_set(key + " " + value[:_SIMILARITY_CHARS]) for key, value in rows]
 
-    def _embed(self, candidate: Candidate) -> list[float] | None:
+    def _embed(self, candidate: AdmissionCandidate) -> list[float] | None:
         assert self.embedder is not None
         try:
             return [float(x) for x in self.embedder.embed([candidate.key + "\n" + candidate.value[:2000]])[0]]

@@ -18,7 +18,7 @@ from agentloom.memory import _inflight
 from agentloom.memory._entries import EntryStore, log_read
 from agentloom.memory._offer import Admission
 from agentloom.memory._text import shorten, value_text
-from agentloom.memory.types import Candidate, MemoryEntry
+from agentloom.memory.types import AdmissionCandidate, MemoryEntry
 from agentloom.tools.base import Tool, ToolResult
 
 __all__ = ["ToolResultCache", "tool_key"]
@@ -132,7 +132,7 @@ class ToolResultCache:
         text, fmt = value_text(result.value)
         from agentloom.citations import collect_passages
 
-        candidate = Candidate(
+        candidate = AdmissionCandidate(
             kind="tool_result", key=tool_key(tool.name, args, result.value), value=text,
             task=self.admission.current_task(), team=team, run=run, fingerprint=fp,
             citations=list(collect_passages(result.value)), cost_seconds=round(max(result.duration, 0.0), 6),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agentloom import tracing
 from agentloom.errors import ConfigError
 from agentloom.memory._text import shorten, value_text
-from agentloom.memory.types import KINDS, Candidate, MemoryEntry
+from agentloom.memory.types import KINDS, AdmissionCandidate, MemoryEntry
 from agentloom.tools.base import Tool
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ async def admit_step(
     ctx = tracing.current()
     text, fmt = value_text(value)
     tokens, usd, seconds = _cost(cost)
-    candidate = Candidate(
+    candidate = AdmissionCandidate(
         kind=kind,
         key=shorten(key, 300),
         value=text,

@@ -31,7 +31,7 @@ from agentloom.memory._report import Report
 from agentloom.memory._search import Search
 from agentloom.memory._tool_cache import ToolResultCache, tool_key
 from agentloom.memory.admission import AdmissionModel, AdmissionPolicy, LearnedAdmission
-from agentloom.memory.types import Candidate, Decision, Embedder, MemoryEntry
+from agentloom.memory.types import AdmissionCandidate, Decision, Embedder, MemoryEntry
 
 if TYPE_CHECKING:
     from agentloom.memory.training import TrainReport
@@ -205,7 +205,7 @@ class MemoryBank:
         self.store.note_shown(entry_ids)
 
     # ----------------------------------------------------------------- admission and caching
-    def offer(self, candidate: Candidate) -> Decision:
+    def offer(self, candidate: AdmissionCandidate) -> Decision:
         """Offer one step for admission (see ``Admission.offer``)."""
         return self.admission.offer(candidate)
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from agentloom.memory._text import count_tokens, jaccard, term_set
-from agentloom.memory.types import Candidate, cost_scalar
+from agentloom.memory.types import AdmissionCandidate, cost_scalar
 
 __all__ = ["FEATURE_NAMES", "compute_features", "feature_vector", "relevance"]
 
@@ -37,7 +37,7 @@ def relevance(task_terms: frozenset[str], candidate_terms: frozenset[str]) -> fl
 
 
 def compute_features(
-    candidate: Candidate,
+    candidate: AdmissionCandidate,
     *,
     exact: bool,
     neighbours: list[frozenset[str]],

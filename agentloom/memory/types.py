@@ -10,7 +10,7 @@ __all__ = [
     "KINDS",
     "EntryKind",
     "MemoryEntry",
-    "Candidate",
+    "AdmissionCandidate",
     "Decision",
     "Embedder",
     "cost_scalar",
@@ -73,7 +73,7 @@ class MemoryEntry:
 
 
 @dataclass(slots=True)
-class Candidate:
+class AdmissionCandidate:
     """A step offered for admission: a tool result, a finding or an answer, with its provenance."""
 
     kind: str

@@ -27,11 +27,11 @@ from agentloom.agents.selection.policies import (
     top_k,
 )
 from agentloom.agents.selection.results import SavedEstimate, SelectionResult
-from agentloom.agents.selection.streaming import Branch, select_streaming
+from agentloom.agents.selection.streaming import BranchWork, select_streaming
 
 __all__ = [
     "BestOfN",
-    "Branch",
+    "BranchWork",
     "Entry",
     "FirstFinish",
     "Policy",

@@ -18,10 +18,10 @@ from agentloom.agents.selection.results import SavedEstimate, SelectionResult
 from agentloom.budget import Budget, Cost
 from agentloom.errors import BudgetExceeded, ConfigError, VerifierError
 
-__all__ = ["Branch", "select_streaming"]
+__all__ = ["BranchWork", "select_streaming"]
 
-#: A branch: an awaitable, or a zero-argument function returning one (started lazily, metered).
-Branch = Awaitable[Any] | Callable[[], Awaitable[Any]]
+#: What a selection branch runs: an awaitable, or a zero-argument function returning one (started lazily, metered).
+BranchWork = Awaitable[Any] | Callable[[], Awaitable[Any]]
 
 
 @dataclass
@@ -42,7 +42,7 @@ def _mean(costs: list[Cost]) -> dict[str, float]:
 
 
 async def select_streaming(
-    branches: Sequence[Branch],
+    branches: Sequence[BranchWork],
     verifier: Any,
     policy: Policy,
     *,
