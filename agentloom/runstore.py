@@ -1,5 +1,5 @@
 """The run store: every run, event (model call, tool call, budget charge, span, decision) and
-artifact, in SQLite through sqlite-utils at ``<home>/runs.db``. Secrets never reach it."""
+artifact, at ``<home>/runs.db`` through the storage seam (SQLite by default). Secrets never reach it."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from agentloom._paths import loom_home
-from agentloom._sqlite import open_db
 from agentloom.errors import RunNotFoundError
+from agentloom.storage.types import Connection
 
 __all__ = ["RunStore", "RunRecord", "redact", "new_run_id"]
 
@@ -66,63 +66,34 @@ class RunRecord:
     meta: dict[str, Any]
 
 
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS [runs] ([id] TEXT PRIMARY KEY, [kind] TEXT, [name] TEXT, [status] TEXT, [created] FLOAT, "
+    "[finished] FLOAT, [input] TEXT, [output] TEXT, [usage] TEXT, [error] TEXT, [meta] TEXT)",
+    "CREATE TABLE IF NOT EXISTS [events] ([id] INTEGER PRIMARY KEY, [run_id] TEXT, [span_id] TEXT, [parent_id] TEXT, "
+    "[kind] TEXT, [name] TEXT, [team] TEXT, [start] FLOAT, [end] FLOAT, [duration] FLOAT, [status] TEXT, [data] TEXT, [error] TEXT)",
+    "CREATE INDEX IF NOT EXISTS [idx_events_run_id_kind] ON [events] ([run_id], [kind])",
+    "CREATE TABLE IF NOT EXISTS [artifacts] ([id] INTEGER PRIMARY KEY, [run_id] TEXT, [name] TEXT, [mime] TEXT, "
+    "[content] TEXT, [created] FLOAT)",
+    "CREATE INDEX IF NOT EXISTS [idx_artifacts_run_id_name] ON [artifacts] ([run_id], [name])",
+)
+_RUN_COLUMNS = ("id", "kind", "name", "status", "created", "finished", "input", "output", "usage", "error", "meta")
+
+
 class RunStore:
-    """Runs, events and artifacts. Events are buffered and written in batches; ``flush()``
-    (called at span ends and when a run finishes) makes them durable."""
+    """Runs, events and artifacts. Writes are queued to the store's writer thread (the storage
+    seam), so recording never blocks the event loop; events are buffered and handed over in
+    batches by ``flush()`` (at span ends and when a run finishes). Reads, and ``close()``, wait
+    for what is queued."""
 
     def __init__(self, path: str | Path | None = None) -> None:
+        from agentloom.storage import open_database
+
         self.path = Path(path) if path is not None else loom_home() / "runs.db"
-        self.db = open_db(self.path, "runs")
+        self.database = open_database(self.path, "runs")
         self._lock = threading.RLock()
         self._buffer: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
-        self._ensure_schema()
-
-    def _ensure_schema(self) -> None:
-        with self._lock:
-            if "runs" not in self.db.table_names():
-                self.db.table("runs").create(
-                    {
-                        "id": str,
-                        "kind": str,
-                        "name": str,
-                        "status": str,
-                        "created": float,
-                        "finished": float,
-                        "input": str,
-                        "output": str,
-                        "usage": str,
-                        "error": str,
-                        "meta": str,
-                    },
-                    pk="id",
-                )
-            if "events" not in self.db.table_names():
-                self.db.table("events").create(
-                    {
-                        "id": int,
-                        "run_id": str,
-                        "span_id": str,
-                        "parent_id": str,
-                        "kind": str,
-                        "name": str,
-                        "team": str,
-                        "start": float,
-                        "end": float,
-                        "duration": float,
-                        "status": str,
-                        "data": str,
-                        "error": str,
-                    },
-                    pk="id",
-                )
-                self.db.table("events").create_index(["run_id", "kind"])
-            if "artifacts" not in self.db.table_names():
-                self.db.table("artifacts").create(
-                    {"id": int, "run_id": str, "name": str, "mime": str, "content": str, "created": float},
-                    pk="id",
-                )
-                self.db.table("artifacts").create_index(["run_id", "name"])
+        self.database.write(lambda conn: [conn.execute(sql) for sql in _SCHEMA])
 
     # ----------------------------------------------------------------- runs
     def create_run(
@@ -135,30 +106,16 @@ class RunStore:
         meta: dict[str, Any] | None = None,
     ) -> str:
         run_id = run_id or new_run_id()
-        with self._lock:
-            self.db.table("runs").upsert(
-                {
-                    "id": run_id,
-                    "kind": kind,
-                    "name": name,
-                    "status": "running",
-                    "created": time.time(),
-                    "finished": None,
-                    "input": _dumps(input),
-                    "output": None,
-                    "usage": "{}",
-                    "error": None,
-                    "meta": _dumps(meta or {}),
-                },
-                pk="id",
-            )
+        row = (run_id, kind, name, "running", time.time(), None, _dumps(input), None, "{}", None, _dumps(meta or {}))
+        sql = self.database.dialect.upsert("runs", _RUN_COLUMNS, ["id"])
+        self.database.submit(lambda conn: conn.execute(sql, row))
         return run_id
 
     def resume_run(self, run_id: str) -> RunRecord:
         """Mark a known run as running again; unknown ids raise ``RunNotFoundError``."""
         record = self.get_run(run_id)
-        with self._lock:
-            self.db.table("runs").update(run_id, {"status": "running", "finished": None, "error": None})
+        self.database.submit(lambda conn: conn.execute(
+            "UPDATE runs SET status = 'running', finished = NULL, error = NULL WHERE id = ?", (record.id,)))
         return record
 
     def finish_run(
@@ -177,27 +134,41 @@ class RunStore:
             updates["output"] = _dumps(output)
         if usage is not None:
             updates["usage"] = _dumps(usage)
-        if meta is not None:
-            current = self.get_run(run_id).meta
-            updates["meta"] = _dumps(current | meta)
-        with self._lock:
-            self.db.table("runs").update(run_id, updates)
+
+        def txn(conn: Connection) -> None:
+            if meta is not None:
+                row = conn.execute("SELECT meta FROM runs WHERE id = ?", (run_id,)).fetchone()
+                current = json.loads(row[0]) if row and row[0] else {}
+                updates["meta"] = _dumps(current | meta)
+            sets = ", ".join(f"[{k}] = ?" for k in updates)
+            conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*updates.values(), run_id])
+
+        self.database.submit(txn)
 
     def get_run(self, run_id: str) -> RunRecord:
-        with self._lock:
-            rows = list(self.db.table("runs").rows_where("id = ?", [run_id]))
-            if not rows:
-                matches = list(self.db.table("runs").rows_where("id LIKE ?", [run_id + "%"], limit=2))
-                if len(matches) == 1:
-                    rows = matches
+        self.flush()
+        rows = self._rows("SELECT * FROM runs WHERE id = ?", [run_id])
+        if not rows:
+            matches = self._rows("SELECT * FROM runs WHERE id LIKE ? LIMIT 2", [run_id + "%"])
+            if len(matches) == 1:
+                rows = matches
         if not rows:
             raise RunNotFoundError(f"no run with id '{run_id}' in {self.path}; see `loom runs list`")
         return self._decode(rows[0])
 
     def list_runs(self, limit: int = 20) -> list[RunRecord]:
-        with self._lock:
-            rows = list(self.db.table("runs").rows_where(order_by="created desc", limit=limit))
-        return [self._decode(r) for r in rows]
+        self.flush()
+        return [self._decode(r) for r in self._rows("SELECT * FROM runs ORDER BY created desc LIMIT ?", [limit])]
+
+    def _rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        """Rows of a query as column -> value dicts."""
+
+        def fetch(conn: Connection) -> list[dict[str, Any]]:
+            cur = conn.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+        return self.database.query(fetch)
 
     @staticmethod
     def _decode(row: dict[str, Any]) -> RunRecord:
@@ -220,7 +191,7 @@ class RunStore:
 
     # ----------------------------------------------------------------- events
     def add_event(self, event: dict[str, Any]) -> None:
-        """Buffer one event; written at the next flush (at most every 256 events or 0.5 s)."""
+        """Buffer one event; handed to the writer at the next flush (at most every 256 events or 0.5 s)."""
         row = dict(event)
         row["data"] = _dumps(row.get("data") or {})
         if row.get("error") is not None:
@@ -232,20 +203,14 @@ class RunStore:
             self.flush()
 
     def flush(self) -> None:
-        """Write buffered events in one transaction."""
+        """Queue the buffered events as one transaction (the writer thread writes it; reads wait for it)."""
         with self._lock:
             if not self._buffer:
                 return
             rows, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
-            conn = self.db.conn
-            conn.execute("BEGIN")
-            try:
-                conn.executemany(_INSERT_EVENT, [tuple(row.get(c) for c in _EVENT_COLUMNS) for row in rows])
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        values = [tuple(row.get(c) for c in _EVENT_COLUMNS) for row in rows]
+        self.database.submit(lambda conn: conn.executemany(_INSERT_EVENT, values))
 
     def events(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         self.flush()
@@ -253,8 +218,7 @@ class RunStore:
         if kind is not None:
             where += " AND kind = ?"
             params.append(kind)
-        with self._lock:
-            rows = list(self.db.table("events").rows_where(where, params, order_by="start, id"))
+        rows = self._rows(f"SELECT * FROM events WHERE {where} ORDER BY start, id", params)
         for row in rows:
             row["data"] = json.loads(row["data"]) if row.get("data") else {}
         return rows
@@ -262,32 +226,31 @@ class RunStore:
     def iter_all_events(self, kind: str | None = None) -> Iterator[dict[str, Any]]:
         """Every event of every run (used by training and audits)."""
         self.flush()
-        where, params = ("kind = ?", [kind]) if kind else (None, [])
-        with self._lock:
-            rows = list(self.db.table("events").rows_where(where, params, order_by="id"))
+        where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        rows = self._rows(f"SELECT * FROM events {where} ORDER BY id", params)
         for row in rows:
             row["data"] = json.loads(row["data"]) if row.get("data") else {}
             yield row
 
     # ----------------------------------------------------------------- artifacts
     def put_artifact(self, run_id: str, name: str, content: str, mime: str = "text/plain") -> None:
-        with self._lock:
-            self.db.table("artifacts").insert(
-                {"run_id": run_id, "name": name, "mime": mime, "content": redact(content), "created": time.time()}
-            )
+        row = (run_id, name, mime, redact(content), time.time())
+        self.database.submit(lambda conn: conn.execute(
+            "INSERT INTO artifacts (run_id, name, mime, content, created) VALUES (?, ?, ?, ?, ?)", row))
 
     def artifact(self, run_id: str, name: str) -> str | None:
-        with self._lock:
-            rows = list(self.db.table("artifacts").rows_where("run_id = ? AND name = ?", [run_id, name], order_by="id desc", limit=1))
-        return rows[0]["content"] if rows else None
+        self.flush()
+        rows = self.database.read(
+            "SELECT content FROM artifacts WHERE run_id = ? AND name = ? ORDER BY id desc LIMIT 1", [run_id, name])
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self.db.table("artifacts").rows_where("run_id = ?", [run_id], order_by="id"))
+        self.flush()
+        return self._rows("SELECT * FROM artifacts WHERE run_id = ? ORDER BY id", [run_id])
 
     def close(self) -> None:
         self.flush()
-        self.db.conn.close()
+        self.database.close()
 
     def __enter__(self) -> RunStore:
         return self

@@ -256,7 +256,7 @@ def _search_rows(root: Path, quick: bool) -> list[dict[str, Any]]:
     build = time.perf_counter() - started
     rng = random.Random(3)
     picks = ",".join(str(rng.randint(1, n)) for _ in range(300))
-    samples = bank._read(f"SELECT key, fingerprint FROM entries WHERE rid IN ({picks})")
+    samples = bank.db.read(f"SELECT key, fingerprint FROM entries WHERE rid IN ({picks})")
     queries = [" ".join(k.split('"')[1].split()[rng.randint(0, 1):][:2]) for k, _ in samples]
     bank.search(queries[0])  # warm the page cache
     search_ms, lookup_ms, found = [], [], 0

@@ -63,7 +63,7 @@ def make_research_run(store: RunStore, t0: float) -> str:
              "memory_hits": 1, "wall_s": 8.2}
     store.finish_run(rid, "done", output={"answer": "They mostly do not [1].", "report": REPORT}, usage=usage,
                      meta={"width": 3, "depth": 1})
-    store.db["runs"].update(rid, {"created": t0, "finished": t0 + 8.2})
+    store.database.write(lambda c: c.execute("UPDATE runs SET created = ?, finished = ? WHERE id = ?", (t0, t0 + 8.2, rid)))
     return rid
 
 
@@ -74,7 +74,7 @@ def runs_home(loom_home: Path) -> tuple[str, str]:
     first = store.create_run("ask", input="what is wool?")
     store.add_event(ev(first, "x1", None, "tool_call", "corpus_search", 0, 0.5, t0))
     store.finish_run(first, "failed", error="ModelHTTPError: 401 from provider")
-    store.db["runs"].update(first, {"created": t0 - 50, "finished": t0 - 49})
+    store.database.write(lambda c: c.execute("UPDATE runs SET created = ?, finished = ? WHERE id = ?", (t0 - 50, t0 - 49, first)))
     second = make_research_run(store, t0)
     store.close()
     return first, second

@@ -101,7 +101,7 @@ def test_learned_falls_back_to_the_heuristic_and_says_so(tmp_path: Path, caplog:
     assert d1.fallback and d1.policy == "learned" and d1.reason.startswith("fallback to heuristic")
     announced = [e for e in events if e["kind"] == "memory_policy"]
     assert len(announced) == 1 and announced[0]["data"]["fallback"] is True  # said once, not per decision
-    assert bank._read("SELECT DISTINCT fallback FROM decisions") == [(1,)]
+    assert bank.db.read("SELECT DISTINCT fallback FROM decisions") == [(1,)]
 
 
 def test_learned_uses_a_given_model(tmp_path: Path) -> None:

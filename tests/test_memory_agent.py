@@ -75,7 +75,7 @@ async def test_offline_model_reads_matching_keys(tmp_path: Path) -> None:
                          task="Iceland energy", citations=["p_00000000d1"])
     agent = Agent(model=OfflineModel(), tools=[corpus_search], memory=bank, team="t2", max_turns=3)
     result = await agent.run("How much of Iceland's electricity comes from geothermal plants?")
-    reads = bank._read("SELECT team, via FROM reads")
+    reads = bank.db.read("SELECT team, via FROM reads")
     assert ("t2", "memory_read") in reads  # it read the key that matched its question
     assert "25%" in str(result.output)
     assert [c.id for c in result.citations] == ["p_00000000d1"]

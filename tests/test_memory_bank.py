@@ -177,7 +177,7 @@ def test_ttl_expiry_and_eviction(tmp_path: Path) -> None:
     assert bank.lookup("fp-old") is not None
     assert bank.lookup("fp-old", now=entry.created + 61) is None
     # expire it for real, then evict
-    bank._write(lambda c: c.execute("UPDATE entries SET expires = 1 WHERE id = ?", (entry.id,)))
+    bank.db.write(lambda c: c.execute("UPDATE entries SET expires = 1 WHERE id = ?", (entry.id,)))
     assert bank.lookup("fp-old") is None and bank.search("old result") == []
     fresh = bank.add("old result", {"x": 2}, kind="tool_result", fingerprint="fp-old")  # replaces the expired copy
     assert fresh.data() == {"x": 2}
@@ -263,7 +263,8 @@ def test_vector_search_with_an_embedder(tmp_path: Path) -> None:
     assert bank.search("automobile", mode="fts") == []
     fused = bank.search("sun land", k=2)
     assert fused[0].key == "solar farms"
-    assert bank._vectors is not None and bank._vectors.backend in ("sqlite-vec", "numpy")
+    index = bank.db.vector_index()
+    assert index is not None and index.backend in ("sqlite-vec", "numpy")
     reopened = MemoryBank(tmp_path / "m.db", embedder=BagOfWords())
     assert [h.key for h in reopened.search("vehicle", mode="vector", k=1)] == ["car batteries"]
 
@@ -272,7 +273,7 @@ def test_no_embedder_by_default(tmp_path: Path) -> None:
     bank = MemoryBank(tmp_path / "m.db")
     assert bank.embedder is None
     bank.add("k", "v")
-    assert bank._vector_index() is None
+    assert bank.db.vector_index() is None
 
 
 def test_import_entries_round_trips_an_export(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ async def test_hit_serves_from_the_bank_and_records_the_saving(tmp_path: Path) -
     assert hits[0]["data"]["saved_seconds"] >= 0.04 and hits[0]["data"]["from_team"] == "t1"
     tool_events = store.events("run-1", "tool_call")
     assert [e["status"] for e in tool_events] == ["ok", "cached"]
-    reads = bank._read("SELECT team, via, entry_id FROM reads")
+    reads = bank.db.read("SELECT team, via, entry_id FROM reads")
     assert reads == [("t2", "hit", first.memory_id)]
     entry = bank.get(first.memory_id)  # type: ignore[arg-type]
     assert entry is not None and entry.uses == 1 and entry.kind == "tool_result"
@@ -97,7 +97,7 @@ async def test_identical_calls_in_flight_are_coalesced(tmp_path: Path) -> None:
     results[1].value["results"].append("mutated")
     assert len(results[2].value["results"]) == 1  # each waiter got its own copy
     leader = next(f"t{i}" for i, r in enumerate(results) if not r.coalesced)
-    teams = sorted(r[0] for r in bank._read("SELECT team FROM reads WHERE via = 'coalesced'"))
+    teams = sorted(r[0] for r in bank.db.read("SELECT team FROM reads WHERE via = 'coalesced'"))
     assert teams == sorted(f"t{i}" for i in range(8) if f"t{i}" != leader)
     assert _inflight.in_flight() == 0
 
@@ -111,7 +111,7 @@ async def test_coalescing_needs_no_admission(tmp_path: Path) -> None:
     assert len(bank) == 0 and all(r.memory_id is None for r in results)
     await in_team("t9", lambda: ex.run_call(call("biomass")))
     assert counter.calls == ["biomass", "biomass"]  # nothing stored, so it runs again
-    assert bank._read("SELECT count(*), sum(admitted) FROM decisions") == [(2, 0)]
+    assert bank.db.read("SELECT count(*), sum(admitted) FROM decisions") == [(2, 0)]
 
 
 async def test_coalescing_across_bank_objects_on_one_file(tmp_path: Path) -> None:
@@ -154,10 +154,10 @@ async def test_errors_are_shared_but_never_stored(tmp_path: Path) -> None:
     assert counter.calls == ["boom"]
     assert all(not r.ok and "exploded" in (r.error or "") for r in results)
     assert len(bank) == 0
-    assert bank._read("SELECT admitted, reason FROM decisions")[0][1].startswith("error: RuntimeError")
+    assert bank.db.read("SELECT admitted, reason FROM decisions")[0][1].startswith("error: RuntimeError")
     again = await in_team("t9", lambda: ex.run_call(call("boom")))
     assert not again.ok and counter.calls == ["boom", "boom"]
-    assert bank._read("SELECT count(*) FROM reads") == [(0,)]
+    assert bank.db.read("SELECT count(*) FROM reads") == [(0,)]
 
 
 async def test_a_cancelled_leader_hands_over_to_a_waiter(tmp_path: Path) -> None:
@@ -207,8 +207,8 @@ async def test_every_executed_call_is_a_logged_decision_with_features(tmp_path: 
     bank = MemoryBank(tmp_path / "m.db", task="ocean tidal energy potential")
     ex = ToolExecutor(counter.tools(delay=0.0), cache=bank)
     await in_team("t1", lambda: ex.run_batch([call("tidal energy potential", "a"), call("knitting patterns", "b")]))
-    rows = {r[0]: r[1:] for r in bank._read("SELECT fingerprint IS NOT NULL, policy, fallback, features FROM decisions")}
-    decisions = bank._read("SELECT key_tokens, features, policy, fallback, admitted FROM decisions ORDER BY id")
+    rows = {r[0]: r[1:] for r in bank.db.read("SELECT fingerprint IS NOT NULL, policy, fallback, features FROM decisions")}
+    decisions = bank.db.read("SELECT key_tokens, features, policy, fallback, admitted FROM decisions ORDER BY id")
     assert len(decisions) == 2 and rows
     import json
 

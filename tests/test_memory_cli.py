@@ -138,7 +138,7 @@ def test_clear_can_evict_expired_and_unread_only(capsys: pytest.CaptureFixture[s
     kept = bank.add("old but read", "someone read this")
     bank.add("new unread", "fresh")
     bank.read(kept.id, team="t2")
-    bank._write(lambda c: c.execute("UPDATE entries SET created = created - 10 * 86400 WHERE id IN (?, ?)", (old.id, kept.id)))
+    bank.db.write(lambda c: c.execute("UPDATE entries SET created = created - 10 * 86400 WHERE id IN (?, ?)", (old.id, kept.id)))
     code, out, _ = run(capsys, "clear", "--db", str(path), "--unread-days", "5")
     assert code == 0 and "evicted 1 entries" in out
     assert sorted(e.key for e in MemoryBank(path).entries()) == ["new unread", "old but read"]

@@ -34,7 +34,7 @@ def check(bank: MemoryBank, *, offered: set[int] | None = None) -> None:
     assert len(values) == len(set(values)), "duplicate entries for identical content"
     want = offered if offered is not None else expected()
     assert set(values) == {content(i) for i in want}, "lost writes"
-    rows = bank._read("SELECT count(*), count(DISTINCT content_hash) FROM entries")
+    rows = bank.db.read("SELECT count(*), count(DISTINCT content_hash) FROM entries")
     assert rows[0][0] == rows[0][1]
 
 
@@ -83,7 +83,7 @@ def test_64_threads_each_with_its_own_bank_object(tmp_path: Path) -> None:
     bank = MemoryBank(path)
     check(bank)
     # every offer was logged; exactly one admission per distinct content
-    total, admitted = bank._read("SELECT count(*), sum(admitted) FROM decisions")[0]
+    total, admitted = bank.db.read("SELECT count(*), sum(admitted) FROM decisions")[0]
     assert total == WRITERS * PER_WRITER and admitted == len(expected())
 
 

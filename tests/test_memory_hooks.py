@@ -39,7 +39,7 @@ def test_memory_prompt_lists_relevant_keys_bounded_other_teams_first(tmp_path: P
     assert memory_prompt(bank, "sourdough bread", team="t1") == ""
     assert memory_prompt(bank, "tidal", team="t1", limit=0) == ""
     in_short = {m.group(1) for m in (MEMORY_LINE.match(x) for x in short.splitlines()) if m}
-    shown = dict(bank._read("SELECT id, shown FROM entries"))
+    shown = dict(bank.db.read("SELECT id, shown FROM entries"))
     assert shown == {i: (i in ids) + (i in in_short) for i in shown}  # each display is counted
 
 
@@ -80,7 +80,7 @@ async def test_memory_read_tool_returns_value_key_and_citations_and_logs_the_tea
 
     assert "p_00000000aa" in collect_passages(res.value)  # the reader can cite it
     assert not missing.ok and "no memory entry" in (missing.error or "")
-    assert bank._read("SELECT team, via FROM reads WHERE entry_id = ?", [finding]) == [("t2", "memory_read")]
+    assert bank.db.read("SELECT team, via FROM reads WHERE entry_id = ?", [finding]) == [("t2", "memory_read")]
     entry = bank.get(finding)
     assert entry is not None and entry.cost == {"tokens": 320, "usd": 0.0, "seconds": 1.5}
     assert entry.team == "t1" and entry.run == "r" and entry.step == 2
@@ -94,7 +94,7 @@ async def test_admit_step_returns_none_when_not_admitted(tmp_path: Path) -> None
         dup = await admit_step(bank, kind="answer", key="same", value="Solar panels degrade about 0.5% per year.", task="x")
         off_topic = await admit_step(bank, kind="finding", key="pasta", value="Boil pasta in salted water.", task="x")
     assert first is not None and dup is None and off_topic is None
-    reasons = [r[0] for r in bank._read("SELECT reason FROM decisions ORDER BY id")]
+    reasons = [r[0] for r in bank.db.read("SELECT reason FROM decisions ORDER BY id")]
     assert reasons[1] == "duplicate" and reasons[2].startswith("score")
 
 

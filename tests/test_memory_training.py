@@ -61,9 +61,9 @@ def test_credit_counts_other_teams_uses_minus_context_tokens(tmp_path: Path) -> 
     assert a.entry_id
     entry = bank.get(a.entry_id)
     assert entry is not None
-    bank._log_read(entry, "t2", "r", "hit")
-    bank._log_read(entry, "t3", "r", "memory_read")
-    bank._log_read(entry, "t1", "r", "hit")  # its own team: no credit
+    bank.store.log_read(entry, "t2", "r", "hit")
+    bank.store.log_read(entry, "t3", "r", "memory_read")
+    bank.store.log_read(entry, "t1", "r", "hit")  # its own team: no credit
     for _ in range(3):
         bank.note_shown([a.entry_id])
     # rejected by t1, produced again by t2 (stored), then read by t3 and by t1 itself
@@ -72,12 +72,12 @@ def test_credit_counts_other_teams_uses_minus_context_tokens(tmp_path: Path) -> 
     assert not b.admit and c.entry_id
     beta = bank.get(c.entry_id)  # type: ignore[arg-type]
     assert beta is not None
-    bank._log_read(beta, "t3", "r", "hit")
-    bank._log_read(beta, "t1", "r", "hit")
+    bank.store.log_read(beta, "t3", "r", "hit")
+    bank.store.log_read(beta, "t1", "r", "hit")
     # never used
     d = offer(bank, "gamma result text", team="t1", admit=True, seconds=5.0)
     rows = {r.decision_id: r for r in credits(bank, penalty=0.01)}
-    key_tokens = bank._read("SELECT key_tokens FROM decisions ORDER BY id")[0][0]
+    key_tokens = bank.db.read("SELECT key_tokens FROM decisions ORDER BY id")[0][0]
     value_tokens = entry.tokens
     first = rows[1]
     assert first.other_uses == 2
@@ -203,7 +203,7 @@ async def test_coalesced_join_credits_the_leaders_decision(tmp_path: Path) -> No
             await ex.run_batch([ToolCall("c", "search", json.dumps({"query": "tidal lagoon overview"}))])
 
     await asyncio.gather(team("t1", 0.0), team("t2", 0.05), team("t3", 0.1))
-    vias = sorted(v for (v,) in bank._read("SELECT via FROM reads"))
+    vias = sorted(v for (v,) in bank.db.read("SELECT via FROM reads"))
     assert vias == ["coalesced", "coalesced"]
     rows = credits(bank, penalty=0.0)
     assert len(rows) == 1 and rows[0].admitted and rows[0].team == "t1"
@@ -216,11 +216,11 @@ def test_coalesced_reads_go_to_the_nearest_decision_of_the_same_run(tmp_path: Pa
     first = offer(bank, "delta result text", team="t1", admit=False, seconds=1.0)
     second = offer(bank, "delta result text", team="t2", admit=True, seconds=1.0)
     assert not first.admit and second.entry_id
-    t_second = bank._read("SELECT created FROM decisions WHERE id = 2")[0][0]
-    from agentloom.memory._store import log_read
+    t_second = bank.db.read("SELECT created FROM decisions WHERE id = 2")[0][0]
+    from agentloom.memory._entries import log_read
 
     for team, run in (("t3", "r"), ("t2", "r"), ("t4", "other-run")):
-        bank._write(lambda c, team=team, run=run: log_read(  # type: ignore[misc]
+        bank.db.write(lambda c, team=team, run=run: log_read(  # type: ignore[misc]
             c, ns="project", entry_id=None, fingerprint="fp-delta result text", team=team, run=run, via="coalesced",
             saved_seconds=1.0, saved_tokens=0, saved_usd=0.0, now=t_second + 0.001))
     rows = {r.decision_id: r for r in credits(bank, penalty=0.0)}

@@ -1,5 +1,5 @@
 """Run a graph durably: LangGraph checkpoints go to ``<home>/checkpoints.db`` through
-``AsyncSqliteSaver`` with the run id as the thread id, inside ``run_scope`` so the run store
+the storage backend's checkpointer with the run id as the thread id, inside ``run_scope`` so the run store
 records it like any other run. ``resume=True`` continues from the last checkpoint: tasks whose
 writes were saved (finished map branches included) are not run again."""
 
@@ -82,7 +82,7 @@ async def run_graph(
     memory: Any = None,
 ) -> Result:
     """See :meth:`agentloom.Graph.run`."""
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from agentloom.storage import backend
 
     spec = graph.spec
     if resume and not run_id:
@@ -91,7 +91,7 @@ async def run_graph(
     thread_id = run_id or new_run_id()
     db = checkpoint_path()
     config = _langgraph_config(spec, thread_id)
-    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+    async with backend().checkpointer(db) as saver:
         if resume:
             saved = await saver.aget_tuple(config)
             if saved is None:

@@ -3,15 +3,18 @@ entries, and clearing a scope (optionally with its logs)."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
+from typing import TYPE_CHECKING
 
-from agentloom.memory._base import BankBase
+from agentloom.storage import Connection
 
-__all__ = ["HygieneMixin", "quota_refusal"]
+if TYPE_CHECKING:
+    from agentloom.memory._database import BankDatabase
+
+__all__ = ["Hygiene", "quota_refusal"]
 
 
-def quota_refusal(conn: sqlite3.Connection, ns: str, run: str, tokens: int, *,
+def quota_refusal(conn: Connection, ns: str, run: str, tokens: int, *,
                   max_entries: int | None, max_tokens: int | None) -> str | None:
     """Why storing ``tokens`` more for ``run`` would break its quota, or None if it fits."""
     if max_entries is None and max_tokens is None:
@@ -26,12 +29,15 @@ def quota_refusal(conn: sqlite3.Connection, ns: str, run: str, tokens: int, *,
     return None
 
 
-class HygieneMixin(BankBase):
-    """Eviction and clearing for ``MemoryBank``."""
+class Hygiene:
+    """Eviction and clearing of the entries ``db`` sees."""
+
+    def __init__(self, db: BankDatabase) -> None:
+        self.db = db
 
     def evict(self, *, expired: bool = True, unused_for: float | None = None) -> int:
         """Delete expired entries and, with ``unused_for`` seconds, entries never read that old."""
-        where, params = self._where()
+        where, params = self.db.where()
         now = time.time()
         clauses = []
         if expired:
@@ -43,26 +49,27 @@ class HygieneMixin(BankBase):
         if not clauses:
             return 0
         sql = f"DELETE FROM entries WHERE {where} AND ({' OR '.join(clauses)})"
-        removed = int(self._write(lambda c: c.execute(sql, params).rowcount))
+        removed = int(self.db.write(lambda c: c.execute(sql, params).rowcount))
         if removed:
-            self._prune_vectors()
+            self.db.prune_vectors()
         return removed
 
     def clear(self, *, logs: bool = False) -> int:
         """Delete every entry in scope (and, with ``logs``, its decisions, reads and, for a
         whole-file view, the trained models). Returns how many entries were deleted."""
-        where, params = self._where()
+        where, params = self.db.where()
+        whole_file = self.db.scope == "all"
 
-        def txn(conn: sqlite3.Connection) -> int:
+        def txn(conn: Connection) -> int:
             n = int(conn.execute(f"DELETE FROM entries WHERE {where}", params).rowcount)
             conn.execute(f"DELETE FROM passages WHERE {where}", params)
             if logs:
                 conn.execute(f"DELETE FROM decisions WHERE {where}", params)
                 conn.execute(f"DELETE FROM reads WHERE {where}", params)
-                if self.scope == "all":
+                if whole_file:
                     conn.execute("DELETE FROM models")
             return n
 
-        removed = self._write(txn)
-        self._prune_vectors()
+        removed = self.db.write(txn)
+        self.db.prune_vectors()
         return removed

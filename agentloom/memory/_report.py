@@ -7,37 +7,44 @@ import time
 from typing import IO, Any
 
 from agentloom.errors import ConfigError
-from agentloom.memory._models import ModelsMixin
-from agentloom.memory._store import StoreMixin
+from agentloom.memory._database import BankDatabase
+from agentloom.memory._entries import EntryStore
+from agentloom.memory._model_store import ModelStore
+from agentloom.storage import Connection
 
-__all__ = ["ReportMixin"]
+__all__ = ["Report"]
 
 
-class ReportMixin(ModelsMixin, StoreMixin):
-    """Stats and export for ``MemoryBank``."""
+class Report:
+    """Stats and export for the bank scope ``store`` sees."""
+
+    def __init__(self, store: EntryStore, models: ModelStore) -> None:
+        self.store = store
+        self.models = models
+        self.db: BankDatabase = store.db
 
     def stats(self) -> dict[str, Any]:
         """Entries, hit rate and saved cost for this bank's scope."""
-        where, params = self._where()
+        where, params = self.db.where()
         now = time.time()
-        entries, tokens, expired, verified = self._read(
+        entries, tokens, expired, verified = self.db.read(
             f"SELECT count(*), coalesce(sum(tokens), 0), coalesce(sum(expires IS NOT NULL AND expires <= ?), 0), "
             f"coalesce(sum(verified), 0) FROM entries WHERE {where}", [now, *params])[0]
-        by_kind = dict(self._read(f"SELECT kind, count(*) FROM entries WHERE {where} GROUP BY kind", params))
-        reads = {r[0]: r[1:] for r in self._read(
+        by_kind = dict(self.db.read(f"SELECT kind, count(*) FROM entries WHERE {where} GROUP BY kind", params))
+        reads = {r[0]: r[1:] for r in self.db.read(
             f"SELECT via, count(*), coalesce(sum(saved_seconds), 0), coalesce(sum(saved_tokens), 0), "
             f"coalesce(sum(saved_usd), 0) FROM reads WHERE {where} GROUP BY via", params)}
-        executed = self._read(f"SELECT count(*) FROM decisions WHERE {where} AND source = 'tool'", params)[0][0]
-        decided, admitted = self._read(
+        executed = self.db.read(f"SELECT count(*) FROM decisions WHERE {where} AND source = 'tool'", params)[0][0]
+        decided, admitted = self.db.read(
             f"SELECT count(*), coalesce(sum(admitted), 0) FROM decisions WHERE {where} AND reason NOT LIKE 'error:%'", params)[0]
         hits = reads.get("hit", (0, 0, 0, 0))[0]
         coalesced = reads.get("coalesced", (0, 0, 0, 0))[0]
         served = hits + coalesced
         saved = [sum(float(v[i]) for via, v in reads.items() if via in ("hit", "coalesced")) for i in (1, 2, 3)]
-        model = self.load_model()
+        model = self.models.load()
         return {
-            "path": str(self.path),
-            "scope": self.scope_label(),
+            "path": str(self.db.path),
+            "scope": self.db.scope_label(),
             "entries": int(entries),
             "by_kind": {k: int(v) for k, v in sorted(by_kind.items())},
             "tokens_stored": int(tokens),
@@ -61,17 +68,19 @@ class ReportMixin(ModelsMixin, StoreMixin):
         """Write ``entries`` (or ``decisions``, ``reads``, ``models``) as JSON lines; returns the count."""
         if table == "entries":
             n = 0
-            for entry in self.entries():
+            for entry in self.store.entries():
                 out.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
                 n += 1
             return n
         if table not in ("decisions", "reads", "models"):
             raise ConfigError(f"cannot export '{table}'; choose entries, decisions, reads or models")
-        where, params = self._where() if table != "models" else ("1=1", [])
-        with self._lock:
-            cur = self._conn.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY 1", params)
-            names = [d[0] for d in cur.description]
-            rows = cur.fetchall()
+        where, params = self.db.where() if table != "models" else ("1=1", [])
+
+        def fetch(conn: Connection) -> tuple[list[str], list[Any]]:
+            cur = conn.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY 1", params)
+            return [d[0] for d in cur.description], cur.fetchall()
+
+        names, rows = self.db.query(fetch)
         for row in rows:
             record = dict(zip(names, row, strict=True))
             for field_name in ("features", "weights", "metrics"):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from typing import Any
 
 from agentloom.memory.types import MemoryEntry
+from agentloom.storage import Connection
 
 __all__ = ["COLUMNS", "SELECT", "to_entry", "entry_id", "insert"]
 
@@ -38,7 +38,7 @@ def entry_id(ns: str, chash: str) -> str:
     return "mem_" + hashlib.sha256(f"{ns}\x00{chash}".encode()).hexdigest()[:16]
 
 
-def insert(conn: sqlite3.Connection, table: str, row: dict[str, Any], *, on_conflict: str = "") -> sqlite3.Cursor:
+def insert(conn: Connection, table: str, row: dict[str, Any], *, on_conflict: str = "") -> Any:
     """``INSERT`` one row given as column -> value (``on_conflict``: e.g. ``"DO NOTHING"``)."""
     cols = ", ".join(row)
     marks = ",".join("?" * len(row))

@@ -8,12 +8,13 @@ import sqlite3
 import time
 from typing import Any
 
-from agentloom.memory._base import BankBase
+from agentloom.memory._database import BankDatabase
 from agentloom.memory._rows import SELECT, to_entry
 from agentloom.memory._text import fts_query
-from agentloom.memory.types import MemoryEntry
+from agentloom.memory.types import Embedder, MemoryEntry
+from agentloom.storage import Connection
 
-__all__ = ["SearchMixin"]
+__all__ = ["Search"]
 
 log = logging.getLogger("agentloom.memory")
 
@@ -23,8 +24,13 @@ _SEARCH_CAP = 1000
 _SEARCH_CAP_ANY = 300
 
 
-class SearchMixin(BankBase):
-    """Keyword, vector and hybrid search for ``MemoryBank``."""
+class Search:
+    """Keyword, vector and hybrid search over the entries ``db`` sees; vector search needs an
+    ``embedder`` (there is none by default)."""
+
+    def __init__(self, db: BankDatabase, embedder: Embedder | None = None) -> None:
+        self.db = db
+        self.embedder = embedder
 
     def search(self, query: str, k: int = 8, *, kind: str | None = None, mode: str = "auto") -> list[MemoryEntry]:
         """The ``k`` entries most relevant to ``query``: FTS5 (BM25, key weighted over value;
@@ -40,23 +46,11 @@ class SearchMixin(BankBase):
         vec_hits = self._vector_search(query, k * 2, kind)
         if mode == "vector":
             return vec_hits[:k]
-        fused: dict[str, float] = {}
-        by_id: dict[str, MemoryEntry] = {}
-        for hits in (fts_hits, vec_hits):
-            for rank, entry in enumerate(hits):
-                fused[entry.id] = fused.get(entry.id, 0.0) + 1.0 / (60 + rank)
-                by_id.setdefault(entry.id, entry)
-        order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-        out = []
-        for entry_id in order:
-            entry = by_id[entry_id]
-            entry.score = round(fused[entry_id], 6)
-            out.append(entry)
-        return out
+        return _fuse(fts_hits, vec_hits, k)
 
     def _live_where(self, kind: str | None) -> tuple[str, list[Any]]:
         """SQL filter (alias ``e``) for the unexpired entries in scope, of ``kind`` if given."""
-        where, params = self._where("e.")
+        where, params = self.db.where("e.")
         where += " AND (e.expires IS NULL OR e.expires > ?)"
         params.append(time.time())
         if kind is not None:
@@ -69,61 +63,38 @@ class SearchMixin(BankBase):
         (all terms, then any term), fetch only the best few rows; widen to every capped match,
         then to every match, only when the scope filter leaves fewer than ``k``."""
         where, params = self._live_where(kind)
-        found: dict[str, MemoryEntry] = {}
+
+        def run(conn: Connection) -> list[MemoryEntry]:
+            found: dict[str, MemoryEntry] = {}
+            for mode in modes:
+                expression = fts_query(query, mode=mode)
+                if not expression:
+                    return []
+                want = k + len(found)
+                cap = _SEARCH_CAP if mode == "and" else _SEARCH_CAP_ANY
+                top = max(4 * want, 32)
+                ranked = _ranked(conn, expression, cap, top)
+                rows = _fetch_ranked(conn, ranked, where, params)
+                if len(rows) < want and len(ranked) == top:  # the filter dropped some: rank every capped match
+                    ranked = _ranked(conn, expression, cap, None)
+                    rows = _fetch_ranked(conn, ranked, where, params)
+                    if len(rows) < want and len(ranked) >= cap:  # still short and matches go beyond the cap
+                        rows = _fetch_ranked(conn, _ranked(conn, expression, None, None), where, params)
+                for row, score in rows[:want]:
+                    entry = to_entry(row, score=round(-score, 6))
+                    found.setdefault(entry.id, entry)
+                if len(found) >= k:
+                    break
+            return list(found.values())[:k]
+
         try:
-            with self._lock:
-                for mode in modes:
-                    expression = fts_query(query, mode=mode)
-                    if not expression:
-                        return []
-                    want = k + len(found)
-                    cap = _SEARCH_CAP if mode == "and" else _SEARCH_CAP_ANY
-                    top = max(4 * want, 32)
-                    ranked = self._ranked(expression, cap, top)
-                    rows = self._fetch_ranked(ranked, where, params)
-                    if len(rows) < want and len(ranked) == top:  # the filter dropped some: rank every capped match
-                        ranked = self._ranked(expression, cap, None)
-                        rows = self._fetch_ranked(ranked, where, params)
-                        if len(rows) < want and len(ranked) >= cap:  # still short and matches go beyond the cap
-                            rows = self._fetch_ranked(self._ranked(expression, None, None), where, params)
-                    for row, score in rows[:want]:
-                        entry = to_entry(row, score=round(-score, 6))
-                        found.setdefault(entry.id, entry)
-                    if len(found) >= k:
-                        break
+            return self.db.query(run, after_writes=False)
         except sqlite3.DatabaseError as exc:
             log.debug("memory search failed for %r: %s", query, exc)
-        return list(found.values())[:k]
-
-    def _ranked(self, expression: str, cap: int | None, top: int | None) -> list[tuple[int, float]]:
-        """(rowid, bm25) of the matches, best first: among the ``cap`` most recent, at most ``top``."""
-        inner = "SELECT rowid, rank AS r FROM entries_fts WHERE entries_fts MATCH ?"
-        params: list[Any] = [expression]
-        if cap is not None:
-            inner += " ORDER BY rowid DESC LIMIT ?"
-            params.append(cap)
-        sql = f"SELECT rowid, r FROM ({inner}) ORDER BY r, rowid"
-        if top is not None:
-            sql += " LIMIT ?"
-            params.append(top)
-        return [(int(r[0]), float(r[1])) for r in self._conn.execute(sql, params)]
-
-    def _fetch_ranked(self, ranked: list[tuple[int, float]], where: str, params: list[Any]) -> list[tuple[tuple[Any, ...], float]]:
-        """The entry rows for ranked rowids that pass the scope filter, in rank order."""
-        if not ranked:
             return []
-        score = dict(ranked)
-        out: list[tuple[tuple[Any, ...], float]] = []
-        for i in range(0, len(ranked), 900):
-            chunk = [rid for rid, _ in ranked[i : i + 900]]
-            marks = ",".join("?" * len(chunk))
-            for row in self._conn.execute(f"SELECT {SELECT} FROM entries e NOT INDEXED WHERE e.rid IN ({marks}) AND {where}", [*chunk, *params]):
-                out.append((row, score[int(row[0])]))
-        out.sort(key=lambda item: (item[1], item[0][0]))
-        return out
 
     def _vector_search(self, query: str, k: int, kind: str | None) -> list[MemoryEntry]:
-        index = self._vector_index()
+        index = self.db.vector_index()
         if index is None or self.embedder is None:
             return []
         try:
@@ -132,12 +103,62 @@ class SearchMixin(BankBase):
             log.warning("memory embedder failed: %s", exc)
             return []
         where, params = self._live_where(kind)
-        with self._lock:
-            allowed = {int(r[0]) for r in self._conn.execute(f"SELECT e.rid FROM entries e WHERE {where}", params)}
-            pairs = self._guard(lambda: index.nearest(vector, k, allowed))
+
+        def run(conn: Connection) -> list[MemoryEntry]:
+            allowed = {int(r[0]) for r in conn.execute(f"SELECT e.rid FROM entries e WHERE {where}", params)}
+            pairs = index.nearest(conn, vector, k, allowed)
             if not pairs:
                 return []
             marks = ",".join("?" * len(pairs))
-            rows = self._conn.execute(f"SELECT {SELECT} FROM entries e WHERE e.rid IN ({marks})", [p[0] for p in pairs]).fetchall()
-        by_rid = {int(r[0]): r for r in rows}
-        return [to_entry(by_rid[rid], score=round(sim, 6)) for rid, sim in pairs if rid in by_rid]
+            rows = conn.execute(f"SELECT {SELECT} FROM entries e WHERE e.rid IN ({marks})", [p[0] for p in pairs]).fetchall()
+            by_rid = {int(r[0]): r for r in rows}
+            return [to_entry(by_rid[rid], score=round(sim, 6)) for rid, sim in pairs if rid in by_rid]
+
+        return self.db.query(run, after_writes=False)
+
+
+def _fuse(fts_hits: list[MemoryEntry], vec_hits: list[MemoryEntry], k: int) -> list[MemoryEntry]:
+    """Reciprocal-rank fusion of two ranked lists, best ``k`` first."""
+    fused: dict[str, float] = {}
+    by_id: dict[str, MemoryEntry] = {}
+    for hits in (fts_hits, vec_hits):
+        for rank, entry in enumerate(hits):
+            fused[entry.id] = fused.get(entry.id, 0.0) + 1.0 / (60 + rank)
+            by_id.setdefault(entry.id, entry)
+    order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+    out = []
+    for entry_id in order:
+        entry = by_id[entry_id]
+        entry.score = round(fused[entry_id], 6)
+        out.append(entry)
+    return out
+
+
+def _ranked(conn: Connection, expression: str, cap: int | None, top: int | None) -> list[tuple[int, float]]:
+    """(rowid, bm25) of the matches, best first: among the ``cap`` most recent, at most ``top``."""
+    inner = "SELECT rowid, rank AS r FROM entries_fts WHERE entries_fts MATCH ?"
+    params: list[Any] = [expression]
+    if cap is not None:
+        inner += " ORDER BY rowid DESC LIMIT ?"
+        params.append(cap)
+    sql = f"SELECT rowid, r FROM ({inner}) ORDER BY r, rowid"
+    if top is not None:
+        sql += " LIMIT ?"
+        params.append(top)
+    return [(int(r[0]), float(r[1])) for r in conn.execute(sql, params)]
+
+
+def _fetch_ranked(conn: Connection, ranked: list[tuple[int, float]], where: str,
+                  params: list[Any]) -> list[tuple[tuple[Any, ...], float]]:
+    """The entry rows for ranked rowids that pass the scope filter, in rank order."""
+    if not ranked:
+        return []
+    score = dict(ranked)
+    out: list[tuple[tuple[Any, ...], float]] = []
+    for i in range(0, len(ranked), 900):
+        chunk = [rid for rid, _ in ranked[i : i + 900]]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT {SELECT} FROM entries e NOT INDEXED WHERE e.rid IN ({marks}) AND {where}", [*chunk, *params]):
+            out.append((row, score[int(row[0])]))
+    out.sort(key=lambda item: (item[1], item[0][0]))
+    return out

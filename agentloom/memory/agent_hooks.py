@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agentloom import tracing
 from agentloom.errors import ConfigError
 from agentloom.memory._text import shorten, value_text
-from agentloom.memory.types import KINDS, Candidate
+from agentloom.memory.types import KINDS, Candidate, MemoryEntry
 from agentloom.tools.base import Tool
 
 if TYPE_CHECKING:
@@ -37,8 +37,11 @@ def memory_tools(bank: MemoryBank) -> list[Tool]:
         Args:
             id: the entry id shown in brackets, e.g. mem_3f9a0c12de45
         """
-        entry = bank.read(id.strip().strip("[]").strip())
-        known = bank.passages(entry.citations)
+        def fetch() -> tuple[MemoryEntry, dict[str, dict[str, Any]]]:
+            entry = bank.read(id.strip().strip("[]").strip())
+            return entry, bank.passages(entry.citations)
+
+        entry, known = await asyncio.to_thread(fetch)  # the read is logged: off the event loop
         return {
             "id": entry.id,
             "key": entry.key,
@@ -103,7 +106,7 @@ async def admit_step(
         kind=kind,
         key=shorten(key, 300),
         value=text,
-        task=bank._task() or task,
+        task=bank.current_task() or task,
         team=ctx.team if ctx is not None and ctx.team is not None else bank.team,
         run=ctx.run_id if ctx is not None and ctx.run_id else None,
         fingerprint=fingerprint,

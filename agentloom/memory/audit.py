@@ -34,8 +34,8 @@ def audit(
 ) -> dict[str, Any]:
     """Duplicate, near-duplicate, stale and unread rates of the entries in the bank's scope."""
     now = time.time() if now is None else now
-    where, params = bank._where()
-    rows = bank._read(
+    where, params = bank.db.where()
+    rows = bank.db.read(
         f"SELECT rid, id, key, value, created, last_used, uses, expires, team FROM entries WHERE {where} ORDER BY rid", params
     )
     total = len(rows)
@@ -53,10 +53,10 @@ def audit(
             stale.add(eid)
         if not uses:
             unread += 1
-    e_where, e_params = bank._where("e.")
+    e_where, e_params = bank.db.where("e.")
     other_team_reads = {
         r[0]
-        for r in bank._read(
+        for r in bank.db.read(
             "SELECT DISTINCT r.entry_id FROM reads r JOIN entries e ON e.id = r.entry_id "
             f"WHERE r.via IN ('hit', 'memory_read') AND r.team IS NOT e.team AND {e_where}",
             e_params,

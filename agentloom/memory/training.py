@@ -83,8 +83,8 @@ class TrainReport:
 
 def credits(bank: MemoryBank, *, penalty: float = 0.001, token_seconds: float = 0.001, usd_seconds: float = 100.0) -> list[CreditRow]:
     """The usage-aware credit of every logged admission decision in the bank's scope."""
-    where, params = bank._where("d.")
-    rows = bank._read(
+    where, params = bank.db.where("d.")
+    rows = bank.db.read(
         "SELECT d.id, d.ns, d.team, d.content_hash, d.created, d.admitted, d.entry_id, d.key_tokens, d.value_tokens, "
         "d.cost_seconds, d.cost_tokens, d.cost_usd, d.features "
         f"FROM decisions d WHERE {where} "
@@ -93,7 +93,7 @@ def credits(bank: MemoryBank, *, penalty: float = 0.001, token_seconds: float = 
     )
     # uses of stored entries, per entry and reading team
     reads: dict[str, list[tuple[str | None, str, float]]] = {}
-    for entry_id, team, via, created in bank._read(
+    for entry_id, team, via, created in bank.db.read(
         "SELECT r.entry_id, r.team, r.via, r.created FROM reads r WHERE r.entry_id IS NOT NULL AND r.via IN (?, ?)", list(_USE_VIA)
     ):
         reads.setdefault(entry_id, []).append((team, via, created))
@@ -130,7 +130,7 @@ def _coalesced_joins(bank: MemoryBank, where: str, params: list[Any]) -> dict[in
     """The reading teams of every ``coalesced`` read, per decision id: each read goes to the
     decision on the same (scope, run, fingerprint) logged nearest to it in time."""
     flights: dict[tuple[str, str | None, str], list[tuple[float, int]]] = {}
-    for did, ns, run, fp, created in bank._read(
+    for did, ns, run, fp, created in bank.db.read(
         f"SELECT d.id, d.ns, d.run, d.fingerprint, d.created FROM decisions d WHERE {where} "
         "AND d.fingerprint IS NOT NULL AND d.reason NOT LIKE 'error:%'",
         params,
@@ -139,7 +139,7 @@ def _coalesced_joins(bank: MemoryBank, where: str, params: list[Any]) -> dict[in
     out: dict[int, list[str | None]] = {}
     if not flights:
         return out
-    for ns, run, fp, team, created in bank._read(
+    for ns, run, fp, team, created in bank.db.read(
         "SELECT r.ns, r.run, r.fingerprint, r.team, r.created FROM reads r WHERE r.via = 'coalesced' AND r.fingerprint IS NOT NULL"
     ):
         candidates = flights.get((ns, run, fp))

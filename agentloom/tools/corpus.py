@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from agentloom._paths import loom_home
-from agentloom._sqlite import DBLock, open_db
 from agentloom.errors import CorpusError
+from agentloom.storage.sqlite import DBLock, open_db
 from agentloom.tools._html import TextLine, html_to_lines
 from agentloom.tools.base import Tool
 

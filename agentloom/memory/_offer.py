@@ -1,24 +1,26 @@
-"""Admission into the bank: a candidate's features (dedup, near-duplicates, relevance to the run's
-task), the policy's decision, and one transaction that stores it within quota and logs why."""
+"""``Admission``: offering a candidate to the bank. It computes the candidate's features (dedup,
+near-duplicates, relevance to the run's task), asks the ``AdmissionPolicy``, and in one
+transaction stores it within quota and logs why."""
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 
 from agentloom import tracing
+from agentloom.memory._entries import EntryStore, store_entry
 from agentloom.memory._hygiene import quota_refusal
 from agentloom.memory._rows import entry_id as make_entry_id
 from agentloom.memory._rows import insert
-from agentloom.memory._store import StoreMixin, store_entry
 from agentloom.memory._text import content_hash, count_tokens, fts_query, term_set
+from agentloom.memory.admission import AdmissionPolicy
 from agentloom.memory.context import current_task
 from agentloom.memory.features import compute_features
-from agentloom.memory.types import Candidate, Decision
+from agentloom.memory.types import Candidate, Decision, Embedder
+from agentloom.storage import Connection
 
-__all__ = ["AdmitMixin"]
+__all__ = ["Admission"]
 
 log = logging.getLogger("agentloom.memory")
 
@@ -26,10 +28,23 @@ _SIMILARITY_CHARS = 1500  # similarity compares the key and the start of the val
 _NEIGHBOUR_CAP = 50  # near-duplicate candidates: the most recent entries sharing a key term
 
 
-class AdmitMixin(StoreMixin):
-    """``offer`` (the admission path) for ``MemoryBank``."""
+class Admission:
+    """What the bank stores: ``offer`` runs a candidate past ``policy`` into ``store``.
+    ``quota_entries``/``quota_tokens`` cap what one run may store; ``task`` is what relevance
+    is judged against when no ``use_task`` or run input says otherwise."""
 
-    def _task(self) -> str:
+    def __init__(self, store: EntryStore, policy: AdmissionPolicy, *, embedder: Embedder | None = None,
+                 quota_entries: int | None = None, quota_tokens: int | None = None, task: str | None = None) -> None:
+        self.store = store
+        self.db = store.db
+        self.policy = policy
+        self.embedder = embedder
+        self.quota_entries = quota_entries
+        self.quota_tokens = quota_tokens
+        self.task = task
+        self._run_tasks: dict[str, str] = {}
+
+    def current_task(self) -> str:
         """What admission judges relevance against: ``use_task``, else ``task=``, else the
         current run's input from the run store."""
         task = current_task() or self.task
@@ -53,15 +68,15 @@ class AdmitMixin(StoreMixin):
     def offer(self, candidate: Candidate) -> Decision:
         """Offer one step for admission: compute its features, ask the policy, log the decision
         (always), store the entry (if admitted and within quota). Dedup is atomic."""
-        ns = self.namespace()
+        ns = self.db.namespace()
         if not candidate.task:
-            candidate.task = self._task()
+            candidate.task = self.current_task()
         chash = content_hash(candidate.kind, candidate.value, candidate.fingerprint)
         now = time.time()
         cand_terms = term_set(candidate.key + " " + candidate.value[:_SIMILARITY_CHARS])
-        exact = bool(self._read(
+        exact = bool(self.db.read(
             "SELECT 1 FROM entries WHERE ns = ? AND content_hash = ? AND (expires IS NULL OR expires > ?) LIMIT 1",
-            [ns, chash, now],
+            [ns, chash, now], after_writes=False,
         ))
         neighbours = [] if exact else self._neighbour_terms(candidate)
         features = compute_features(candidate, exact=exact, neighbours=neighbours, candidate_terms=cand_terms)
@@ -69,9 +84,9 @@ class AdmitMixin(StoreMixin):
         decision = self.policy.decide(features)
         decision.elapsed_s = time.perf_counter() - t0
         vector = self._embed(candidate) if decision.admit and self.embedder is not None else None
-        index = self._vector_index(len(vector)) if vector is not None else None
+        index = self.db.vector_index(len(vector)) if vector is not None else None
 
-        def txn(conn: sqlite3.Connection) -> tuple[str | None, bool, str]:
+        def txn(conn: Connection) -> tuple[str | None, bool, str]:
             admit, reason, entry_id = decision.admit, decision.reason, None
             step = conn.execute(
                 "SELECT count(*) FROM decisions WHERE ns = ? AND run IS ? AND team IS ?", (ns, candidate.run, candidate.team)
@@ -89,12 +104,12 @@ class AdmitMixin(StoreMixin):
                     "run": candidate.run, "step": step, "citations": json.dumps(candidate.citations),
                     "cost_tokens": int(candidate.cost_tokens), "cost_usd": float(candidate.cost_usd),
                     "cost_seconds": float(candidate.cost_seconds), "tokens": tokens, "last_used": None, "verified": 0,
-                }, now=now, ttl=self.ttl)
+                }, now=now, ttl=self.store.ttl)
                 if rid is not None:
                     entry_id = make_entry_id(ns, chash)
                     if index is not None and vector is not None:
-                        index.add(rid, vector)
-                    self._store_passages(conn, ns, candidate)
+                        index.add(conn, rid, vector)
+                    self.store.store_passages(conn, ns, candidate)
                 else:
                     admit, reason = False, "duplicate (stored concurrently)"
             insert(conn, "decisions", {
@@ -109,9 +124,19 @@ class AdmitMixin(StoreMixin):
             })
             return entry_id, admit, reason
 
-        entry_id, admitted, reason = self._write(txn)
+        entry_id, admitted, reason = self.db.write(txn)
         decision.admit, decision.reason, decision.entry_id = admitted, reason, entry_id
         return decision
+
+    def log_error(self, fp: str, tool_name: str, error_type: str | None, error: str, duration: float,
+                  team: str | None, run: str | None) -> None:
+        """A failed tool call is never stored, but it counts as a miss (decision 'error')."""
+        ns, now = self.db.namespace(), time.time()
+        self.db.write(lambda c: insert(c, "decisions", {
+            "ns": ns, "run": run, "team": team, "kind": "tool_result", "source": "tool", "fingerprint": fp,
+            "policy": self.policy.name, "fallback": 0, "score": 0.0, "admitted": 0,
+            "reason": f"error: {error_type}: {error}", "features": "{}", "cost_seconds": duration, "created": now,
+        }))
 
     def _neighbour_terms(self, candidate: Candidate) -> list[frozenset[str]]:
         """Term sets of the stored entries most similar to the candidate: FTS over the words of
@@ -123,15 +148,16 @@ class AdmitMixin(StoreMixin):
         expression = fts_query(text + " " + candidate.value[:200], mode="or", limit=5)
         if not expression:
             return []
-        where, params = self._where("e.")
+        where, params = self.db.where("e.")
         sql = (
             "SELECT e.key, e.value FROM (SELECT rowid, rank AS r FROM entries_fts WHERE entries_fts MATCH ? "
             f"ORDER BY rowid DESC LIMIT {_NEIGHBOUR_CAP}) f CROSS JOIN entries e ON e.rid = f.rowid WHERE {where} "
             "ORDER BY f.r LIMIT 5"
         )
         try:
-            rows = self._read(sql, [expression, *params])
-        except sqlite3.DatabaseError:
+            rows = self.db.read(sql, [expression, *params], after_writes=False)
+        except Exception as exc:  # a malformed FTS expression: judge without neighbours
+            log.debug("memory neighbour search failed: %s", exc)
             return []
         return [term_set(key + " " + value[:_SIMILARITY_CHARS]) for key, value in rows]
 

@@ -1,5 +1,6 @@
-"""The bank as the executor's ``ToolCache``: serve a stored result (a hit), join the identical
-call in flight (coalesced), or run it and offer the result for admission; plus ``tool_key``."""
+"""The bank as the executor's ``ToolCache`` (``ToolResultCache``): serve a stored result (a hit),
+join the identical call in flight (coalesced), or run it and offer the result for admission;
+plus ``tool_key``, the key teams see for a tool result."""
 
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ from typing import Any
 
 from agentloom import tracing
 from agentloom.memory import _inflight
-from agentloom.memory._admit import AdmitMixin
-from agentloom.memory._rows import insert
-from agentloom.memory._store import log_read
+from agentloom.memory._entries import EntryStore, log_read
+from agentloom.memory._offer import Admission
 from agentloom.memory._text import shorten, value_text
 from agentloom.memory.types import Candidate, MemoryEntry
 from agentloom.tools.base import Tool, ToolResult
 
-__all__ = ["CacheMixin", "tool_key"]
+__all__ = ["ToolResultCache", "tool_key"]
 
 log = logging.getLogger("agentloom.memory")
 
@@ -66,29 +66,36 @@ class _Shared:
     result: ToolResult
 
 
-class CacheMixin(AdmitMixin):
-    """The ``ToolCache`` protocol (``call``) for ``MemoryBank``."""
+class ToolResultCache:
+    """The executor's ``ToolCache`` over a bank: an identical call is served from ``store`` (a
+    hit), joins the same call in flight anywhere in the process (coalesced), or runs and its
+    result is offered to ``admission``. Waiting on storage never blocks the event loop."""
+
+    def __init__(self, store: EntryStore, admission: Admission) -> None:
+        self.store = store
+        self.admission = admission
+        self.db = store.db
 
     async def call(self, tool: Tool, args: dict[str, Any], execute: Callable[[], Awaitable[ToolResult]]) -> ToolResult:
         """Serve a tool call from the bank, join the identical call in flight, or run it and
         offer the result for admission. Errors are shared with waiters but never stored."""
         fp = tool.cache_key(args)
         ctx = tracing.current()
-        team = ctx.team if ctx is not None and ctx.team is not None else self.team
+        team = ctx.team if ctx is not None and ctx.team is not None else self.store.team
         run = ctx.run_id if ctx is not None and ctx.run_id else None
-        ns = self.namespace()
+        ns = self.db.namespace()
         while True:
-            entry = self.lookup(fp)
+            entry = await self.store.alookup(fp)
             if entry is not None:
                 return self._serve_hit(entry, tool, args, team, run)
-            flight, leader = _inflight.claim((self._file_key, ns, fp), team)
+            flight, leader = _inflight.claim((self.db.file_key, ns, fp), team)
             if not leader:
                 waited_from = time.time()
                 outcome = await _inflight.wait(flight)
                 if outcome is None:
                     continue  # the leader gave up (cancelled, out of budget): try again
                 return self._serve_coalesced(outcome, tool, args, team, run, waited_from, flight.team)
-            entry = self.lookup(fp)  # stored between our lookup and our claim
+            entry = await self.store.alookup(fp)  # stored between our lookup and our claim
             if entry is not None:
                 _inflight.finish(flight, None)
                 return self._serve_hit(entry, tool, args, team, run)
@@ -106,10 +113,10 @@ class CacheMixin(AdmitMixin):
         _inflight.publish(flight, None if gave_up else _Shared(copy.deepcopy(result)))
         entry_id: str | None = None
         try:
-            # off the event loop: other teams' calls proceed while SQLite writes (it drops the GIL)
+            # off the event loop: other teams' calls proceed while the admission is decided and written
             entry_id = await asyncio.to_thread(self._admit_tool_result, tool, args, fp, result, team, run)
         except Exception as exc:  # a storage problem must not lose the tool's result
-            log.warning("memory bank %s: could not offer %s result: %s", self.path, tool.name, exc)
+            log.warning("memory bank %s: could not offer %s result: %s", self.db.path, tool.name, exc)
             tracing.emit("memory_error", tool.name, status="error", error=str(exc))
         finally:
             _inflight.finish(flight)
@@ -119,31 +126,23 @@ class CacheMixin(AdmitMixin):
     def _admit_tool_result(self, tool: Tool, args: dict[str, Any], fp: str, result: ToolResult,
                            team: str | None, run: str | None) -> str | None:
         if not result.ok:
-            self._log_error(tool, fp, result, team, run)
+            self.admission.log_error(fp, tool.name, result.error_type, shorten(result.error or "", 160),
+                                     result.duration, team, run)
             return None
         text, fmt = value_text(result.value)
         from agentloom.citations import collect_passages
 
         candidate = Candidate(
-            kind="tool_result", key=tool_key(tool.name, args, result.value), value=text, task=self._task(),
-            team=team, run=run, fingerprint=fp, citations=list(collect_passages(result.value)),
-            cost_seconds=round(max(result.duration, 0.0), 6), value_format=fmt, source="tool",
+            kind="tool_result", key=tool_key(tool.name, args, result.value), value=text,
+            task=self.admission.current_task(), team=team, run=run, fingerprint=fp,
+            citations=list(collect_passages(result.value)), cost_seconds=round(max(result.duration, 0.0), 6),
+            value_format=fmt, source="tool",
         )
-        return self.offer(candidate).entry_id
-
-    def _log_error(self, tool: Tool, fp: str, result: ToolResult, team: str | None, run: str | None) -> None:
-        """Failed calls are never stored, but they count as misses (decision 'error')."""
-        ns, now = self.namespace(), time.time()
-        self._write(lambda c: insert(c, "decisions", {
-            "ns": ns, "run": run, "team": team, "kind": "tool_result", "source": "tool", "fingerprint": fp,
-            "policy": self.policy.name, "fallback": 0, "score": 0.0, "admitted": 0,
-            "reason": f"error: {result.error_type}: {shorten(result.error or '', 160)}", "features": "{}",
-            "cost_seconds": result.duration, "created": now,
-        }))
+        return self.admission.offer(candidate).entry_id
 
     def _serve_hit(self, entry: MemoryEntry, tool: Tool, args: dict[str, Any], team: str | None, run: str | None) -> ToolResult:
         now = time.time()
-        self._log_read(entry, team, run, "hit")
+        self.store.log_read(entry, team, run, "hit")
         tracing.emit(
             "memory_hit", tool.name,
             data={"via": "hit", "entry_id": entry.id, "fingerprint": entry.fingerprint, "from_team": entry.team,
@@ -158,9 +157,10 @@ class CacheMixin(AdmitMixin):
         saved = max(src.duration, 0.0)
         if src.ok:
             now = time.time()
-            ns = self.namespace()
-            self._write(lambda c: log_read(
-                c, ns=ns, entry_id=None, fingerprint=tool.cache_key(args), team=team, run=run, via="coalesced",
+            ns = self.db.namespace()
+            fp = tool.cache_key(args)
+            self.db.submit(lambda c: log_read(
+                c, ns=ns, entry_id=None, fingerprint=fp, team=team, run=run, via="coalesced",
                 saved_seconds=saved, saved_tokens=0, saved_usd=0.0, now=now,
             ))
             tracing.emit(

@@ -1,0 +1,91 @@
+"""The storage seam: write transactions queue to one writer thread per store, in order, so a
+caller (the event loop) never waits for a lock another connection holds; reads see this
+process's queued writes; a queued failure is raised by the next flush."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agentloom import tracing
+from agentloom.errors import StoreError
+from agentloom.memory import AdmitAll, MemoryBank
+from agentloom.runstore import RunStore
+from agentloom.storage import backend, open_database
+from agentloom.storage.types import Dialect
+
+
+def hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Another connection (as another process would) holding the file's write lock."""
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    return conn
+
+
+def test_queued_writes_land_in_order_and_reads_see_them(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "s.db", "runs")
+    db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
+    for n in range(50):
+        db.submit(lambda c, n=n: c.execute("INSERT INTO t VALUES (?)", (n,)))
+    assert [r[0] for r in db.read("SELECT n FROM t ORDER BY rowid")] == list(range(50))
+    db.close()
+
+
+def test_a_held_lock_does_not_block_the_caller_and_the_write_lands_after(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    run_id = store.create_run("test", input="q")
+    store.database.flush()
+    holder = hold_write_lock(tmp_path / "runs.db")
+    try:
+        with tracing.use(tracing.RunContext(run_id=run_id, store=store)):
+            tracing.emit("note", "while locked")
+        store.flush()  # queues the batch and returns although the lock is held
+        store.finish_run(run_id, "ok", output={"answer": "a"})
+        assert store.database._pending >= 1  # noqa: SLF001 - the writes are still waiting for the lock
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert [e["name"] for e in store.events(run_id, "note")] == ["while locked"]
+    assert store.get_run(run_id).status == "ok"
+    store.close()
+
+
+def test_the_event_loop_keeps_running_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
+    bank = MemoryBank(tmp_path / "memory.db", policy=AdmitAll())
+    entry = bank.add("k", "v", kind="tool_result", fingerprint="fp")
+
+    async def main() -> int:
+        holder = hold_write_lock(tmp_path / "memory.db")
+        ticks = 0
+        try:
+            for _ in range(20):
+                bank.store.log_read(entry, "t", None, "hit")  # queued: returns at once
+                await asyncio.sleep(0)
+                ticks += 1
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        return ticks
+
+    assert asyncio.run(main()) == 20
+    assert bank.stats()["hits"] == 20
+    bank.close()
+
+
+def test_a_queued_failure_is_raised_by_the_next_flush(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "s.db", "runs")
+    db.submit(lambda c: c.execute("INSERT INTO missing VALUES (1)"))
+    with pytest.raises(StoreError):
+        db.flush()
+    db.flush()  # raised once
+    db.close()
+
+
+def test_the_dialect_builds_upserts_with_the_backend_markers() -> None:
+    sql = Dialect("x", marker="%s").upsert("runs", ["id", "status"], ["id"])
+    assert sql == ('INSERT INTO runs ("id", "status") VALUES (%s,%s) '
+                   'ON CONFLICT ("id") DO UPDATE SET "status" = excluded."status"')
+    assert backend().name == "sqlite"
