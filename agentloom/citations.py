@@ -8,10 +8,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Citation", "CITE_MARKER", "cited_ids", "collect_passages", "citations_for"]
+__all__ = ["Citation", "CITE_ID", "CITE_MARKER", "cited_ids", "collect_passages", "citations_for"]
 
-#: A citation marker in model text: ``[p_3f9a0c12de]`` (corpus passage) or ``[w_...]`` (web page).
-CITE_MARKER = re.compile(r"\[([a-z]_[0-9a-f]{6,16})\]")
+#: The pattern of a citation id: ``p_3f9a0c12de`` (corpus passage) or ``w_...`` (web page); longer
+#: patterns (a sentence end with its markers, a grouped ``[a, b]``) are built from it.
+CITE_ID = r"[a-z]_[0-9a-f]{6,16}"
+#: A citation marker in model text: ``[p_3f9a0c12de]``; group 1 is the id.
+CITE_MARKER = re.compile(rf"\[({CITE_ID})\]")
 
 
 @dataclass(slots=True)

@@ -45,7 +45,7 @@ from agentloom.agents import (
     select_streaming,
     top_k,
 )
-from agentloom.agents._answer_norm import answer_key, parse_quantity
+from agentloom.answers import answer_key, parse_quantity
 from agentloom.budget import Budget
 from agentloom.models.base import call_model
 from agentloom.models.function import FunctionModel

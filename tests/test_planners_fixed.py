@@ -76,8 +76,20 @@ def test_answer_agreement_normalizes() -> None:
     assert normalize_answer(" 1,200.0 MW ") == "1,200.0 mw"
     assert normalize_answer("1,200.0") == "1200"
     assert normalize_answer("Paris. [p_0123456789]") == "paris"
-    assert agreement(["Paris", "paris.", "Lyon", None, " "]) == (2 / 3, "paris")
+    assert agreement(["Paris", "paris.", "Lyon", None, " "]) == (2 / 3, "Paris")
     assert agreement([]) == (0.0, None)
+
+
+def test_planners_and_selection_agree_on_equal_quantities_in_other_units() -> None:
+    """One ``agreement`` for planners and selection policies: a quantity written with a symbol
+    and the same quantity in words and other digits are one answer (they used to disagree)."""
+    from agentloom.agents.candidates import Candidate
+    from agentloom.agents.selection import policies
+
+    answers = ["45,000 m³", "45000 cubic metres", "about 12 m³"]
+    assert agreement(answers) == (2 / 3, "45,000 m³")
+    assert policies.agreement is agreement
+    assert agreement([Candidate(text=a) for a in answers]) == (2 / 3, "45,000 m³")
 
 
 async def test_decisions_are_recorded_with_reasons() -> None:

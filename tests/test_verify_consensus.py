@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentloom.agents import Candidate, ConsensusVerifier
-from agentloom.agents._answer_norm import answer_key, parse_quantity, words_to_number
+from agentloom.answers import answer_key, parse_quantity, words_to_number
 from agentloom.errors import VerifierError
 from agentloom.models.function import FunctionModel
 from agentloom.models.offline import OfflineModel

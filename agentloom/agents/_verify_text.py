@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentloom.citations import CITE_MARKER, cited_ids
+from agentloom.citations import CITE_ID, CITE_MARKER, cited_ids
 from agentloom.models.types import Message, ModelRequest
 
 if TYPE_CHECKING:
@@ -48,8 +48,8 @@ STOPWORDS = frozenset(
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
-_SENTENCE_END = re.compile(r"[.!?](?:\s*\[[a-z]_[0-9a-f]{6,16}\])*(?=\s+[A-Z0-9\"'(*-])")
-_ONLY_MARKERS = re.compile(r"^(?:\s*\[[a-z]_[0-9a-f]{6,16}\]\s*[.,;]?)+$")
+_SENTENCE_END = re.compile(rf"[.!?](?:\s*\[{CITE_ID}\])*(?=\s+[A-Z0-9\"'(*-])")
+_ONLY_MARKERS = re.compile(rf"^(?:\s*\[{CITE_ID}\]\s*[.,;]?)+$")
 _FENCE = re.compile(r"```json\s*\n(.*?)\n```", re.S)
 
 

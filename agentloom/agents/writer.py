@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentloom import tracing
-from agentloom.citations import CITE_MARKER, Citation
+from agentloom.citations import CITE_ID, CITE_MARKER, Citation
+from agentloom.models.base import strip_fences
 from agentloom.models.types import Message, ModelRequest
 
 __all__ = ["Report", "Writer", "finalize", "usage_footer", "WRITER_INSTRUCTIONS"]
@@ -42,7 +43,7 @@ _PARTIAL_BANNER = (
     "> **Partial report.** The run stopped before it finished (budget limit or interruption); "
     "this report is built from the findings gathered until then."
 )
-_GROUPED = re.compile(r"\[((?:[a-z]_[0-9a-f]{6,16})(?:\s*[,;]\s*[a-z]_[0-9a-f]{6,16})+)\]")
+_GROUPED = re.compile(rf"\[((?:{CITE_ID})(?:\s*[,;]\s*{CITE_ID})+)\]")
 _NUMERIC = re.compile(r"\s?\[\d{1,3}\](?!\()")
 _REFERENCES = re.compile(r"^(#{1,3})\s*(references|sources|bibliography|citations)\s*$", re.I | re.M)
 _HEADING = re.compile(r"^(#{1,6})\s", re.M)
@@ -157,15 +158,6 @@ class Writer:
 
 
 # --------------------------------------------------------------------------- deterministic part
-def _strip_fences(text: str) -> str:
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
-        if stripped.rstrip().endswith("```"):
-            stripped = stripped.rstrip()[:-3]
-    return stripped.strip()
-
-
 def _drop_references(text: str) -> str:
     """Remove a references section the model wrote anyway (it is rebuilt from real passages)."""
     match = _REFERENCES.search(text)
@@ -273,7 +265,7 @@ def finalize(
     title, the partial banner, the references list and the usage footer."""
     from agentloom.models.offline.write import title_for
 
-    text = _drop_references(_strip_fences(body))
+    text = _drop_references(strip_fences(body))
     text, citations = _number(text, passages)
     text = _tidy(text)
     title_match = re.match(r"^#\s+(.+)$", text, re.M)

@@ -22,7 +22,7 @@ from agentloom.budget import Budget, Cost, Price
 from agentloom.errors import ConfigError, ModelError, ModelHTTPError, ModelOutputError
 from agentloom.models.types import Completion, Message, ModelRequest, Usage
 
-__all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "parse_structured"]
+__all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "parse_structured", "strip_fences"]
 
 DEFAULT_MAX_TOKENS = 4096
 
@@ -57,7 +57,8 @@ def estimate_input_tokens(request: ModelRequest) -> int:
     return total
 
 
-def _strip_fences(text: str) -> str:
+def strip_fences(text: str) -> str:
+    """``text`` without a surrounding Markdown code fence (models often wrap JSON or prose in one)."""
     text = text.strip()
     if text.startswith("```"):
         text = text.split("\n", 1)[1] if "\n" in text else text[3:]
@@ -71,7 +72,7 @@ def parse_structured(text: str | None, output_type: type[BaseModel]) -> BaseMode
     if not text:
         raise ValueError("the response was empty; expected a JSON object")
     try:
-        return output_type.model_validate_json(_strip_fences(text))
+        return output_type.model_validate_json(strip_fences(text))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:8]

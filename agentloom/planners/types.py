@@ -8,13 +8,14 @@ for unverified) works, so planners do not depend on a particular verifier module
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from agentloom import tracing
+from agentloom.answers import agreement
 from agentloom.budget import Budget
+from agentloom.citations import CITE_MARKER
 
 __all__ = [
     "Feedback",
@@ -68,22 +69,12 @@ def normalize_answer(answer: Any) -> str:
     """A comparable form of an answer: case and spacing folded, numbers written canonically,
     trailing punctuation and citation markers dropped."""
     text = str(answer if answer is not None else "")
-    text = re.sub(r"\[[a-z]_[0-9a-f]{6,16}\]", " ", text)
+    text = CITE_MARKER.sub(" ", text)
     text = _SPACE.sub(" ", text).strip().strip(".!?;:").strip().lower()
     if _NUMBER.match(text):
         value = float(text.replace(",", ""))
         return str(int(value)) if value.is_integer() else repr(value)
     return text
-
-
-def agreement(answers: Sequence[Any]) -> tuple[float, str | None]:
-    """The share of ``answers`` in the largest cluster of equal (normalized) answers, and
-    that cluster's answer; ``(0.0, None)`` for no answers."""
-    normalized = [normalize_answer(a) for a in answers if a is not None and str(a).strip()]
-    if not normalized:
-        return 0.0, None
-    top, count = Counter(normalized).most_common(1)[0]
-    return count / len(normalized), top
 
 
 @dataclass

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from agentloom.agents._answer_norm import answer_key
 from agentloom.agents.candidates import Candidate, Verdict, rank_key
+from agentloom.answers import agreement, answer_key
 from agentloom.errors import ConfigError
 
 __all__ = [
@@ -48,18 +48,6 @@ def _clusters(candidates: Sequence[Candidate], key: Callable[[Candidate], str | 
         if k is not None:
             groups.setdefault(k, []).append(c)
     return groups
-
-
-def agreement(candidates: Sequence[Candidate], key: Callable[[Candidate], str | None] = _default_key) -> tuple[float, str | None]:
-    """The largest share of candidates giving equivalent answers, and that answer (None on a tie)."""
-    groups = _clusters(candidates, key)
-    answered = sum(len(g) for g in groups.values())
-    if not answered:
-        return 0.0, None
-    sizes = sorted((len(g) for g in groups.values()), reverse=True)
-    top = max(groups.values(), key=len)
-    majority = None if len(sizes) > 1 and sizes[0] == sizes[1] else top[0].final_answer().strip()
-    return sizes[0] / answered, majority
 
 
 class Policy:

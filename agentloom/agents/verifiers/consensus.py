@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentloom import tracing
-from agentloom.agents._answer_norm import answer_key
 from agentloom.agents.candidates import Candidate, Verdict
 from agentloom.agents.verifiers._base import VerifierBase
 from agentloom.agents.verifiers._calls import ask_judge, resolve
 from agentloom.agents.verifiers.schemas import EquivalenceJudgment
+from agentloom.answers import answer_key
 
 __all__ = ["Cluster", "Consensus", "ConsensusVerifier"]
 

@@ -57,5 +57,5 @@ async def execute(
     if kind == "writer":
         return await run_writer(node, name, scope, res, partial)
     if kind == "evolve":
-        return await run_evolve(node, name, scope, res, config or {})
+        return await run_evolve(node, name, scope, res, config or {}, execute)
     raise ConfigError(f"node '{name}' of kind '{kind}' cannot run here")

@@ -3,7 +3,7 @@ selected and crossed over by ``Evolve``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from agentloom.graph._interp import render
@@ -13,18 +13,21 @@ from agentloom.graph._resources import Resources
 from agentloom.graph._state import candidate_state, to_candidate
 from agentloom.graph.spec import EvolveNode
 
-__all__ = ["run_evolve"]
+__all__ = ["Execute", "run_evolve"]
+
+#: The node dispatcher (``graph._nodes.execute``), passed in so this module does not import its package.
+Execute = Callable[..., Awaitable[Output]]
 
 
-async def run_evolve(n: EvolveNode, name: str, scope: Mapping[str, Any], res: Resources, config: Mapping[str, Any]) -> Output:
+async def run_evolve(n: EvolveNode, name: str, scope: Mapping[str, Any], res: Resources, config: Mapping[str, Any],
+                     execute: Execute) -> Output:
+    """Evolve a population whose members are made by the ``generate`` body node (run through ``execute``)."""
     from agentloom.agents.evolve import Evolve
 
     question = node_question(n.question, scope, name) or ""
     body = n.generate
 
     async def generate(inp: Any, variation: Any) -> Any:
-        from agentloom.graph._nodes import execute  # the body node runs through the dispatcher
-
         sub = {**scope, "item": inp.text, "index": inp.sample, "generation": inp.generation}
         overrides = {"temperature": variation.temperature} if getattr(variation, "temperature", None) is not None else {}
         label = f"{name}-g{inp.generation}-{inp.sample}"

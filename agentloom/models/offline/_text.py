@@ -26,6 +26,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
+from agentloom.citations import CITE_ID
+
 __all__ = [
     "COMPARATIVE_MEASURE",
     "ENTITY_PATTERN",
@@ -67,7 +69,7 @@ STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
-_MARKER = re.compile(r"\[[a-z]_[0-9a-f]{6,16}\]")
+_MARKER = re.compile(rf"\[{CITE_ID}\]")
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+(?:'[a-z]+)?")
 _NUMBER = re.compile(r"(?<![\w.])(?:-(?=\d))?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])|(?<![\w.])(?:-(?=\d))?\d+(?:\.\d+)?(?![\d])")
 _ABBREVIATIONS = frozenset(
@@ -80,10 +82,10 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 # A passage marker before a capital or digit also ends one: "2 | Uplands Line | 8.6 km [p_...] 1 | ...",
 # the way an extractive answer cites a table row or a heading-like line.
 _BOUNDARY = re.compile(
-    r"([.!?][\"')\]]*(?:\s*\[(?:[a-z]_[0-9a-f]{6,16}|\d{1,3})\])*|\[[a-z]_[0-9a-f]{6,16}\](?:\s*\[[a-z]_[0-9a-f]{6,16}\])*)"
+    rf"([.!?][\"')\]]*(?:\s*\[(?:{CITE_ID}|\d{{1,3}})\])*|\[{CITE_ID}\](?:\s*\[{CITE_ID}\])*)"
     r"\s+(?=[A-Z0-9\"'(\[*])"
 )
-_ANY_MARKER = re.compile(r"\[(?:[a-z]_[0-9a-f]{6,16}|\d{1,3})\]")
+_ANY_MARKER = re.compile(rf"\[(?:{CITE_ID}|\d{{1,3}})\]")
 
 
 def squash(text: str) -> str:

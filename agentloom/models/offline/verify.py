@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentloom.agents._answer_norm import answer_key
 from agentloom.agents._verify_text import (
     claim_support,
     content_terms,
@@ -23,6 +22,7 @@ from agentloom.agents._verify_text import (
     strip_markers,
     term_words,
 )
+from agentloom.answers import answer_key
 from agentloom.citations import cited_ids
 from agentloom.models.types import Completion, ModelRequest
 

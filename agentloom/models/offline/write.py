@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agentloom.citations import CITE_MARKER
+from agentloom.citations import CITE_ID, CITE_MARKER
 from agentloom.models.offline import _text
 from agentloom.models.offline._evidence import (
     Candidate,
@@ -59,7 +59,7 @@ def respond(request: ModelRequest) -> Completion:
     return Completion(text=render(question, findings, sources=sources_in(prompt)), finish_reason="stop")
 
 
-_SOURCE_LINE = re.compile(r'^\[([a-z]_[0-9a-f]{6,16})\] (.+?)(?::L\d+-L\d+)?: "', re.M)
+_SOURCE_LINE = re.compile(rf'^\[({CITE_ID})\] (.+?)(?::L\d+-L\d+)?: "', re.M)
 
 
 def sources_in(prompt: str) -> dict[str, str]:

@@ -1,12 +1,18 @@
-"""Answer normalisation for consensus: numbers written any way (``1,000``, ``1000.0``,
-``one thousand``, ``1.5 million``), case, whitespace, punctuation, and units where given
-(``5 km`` == ``5000 m``, ``50%`` == ``50 percent``, ``$5`` == ``5 dollars``)."""
+"""When two answers say the same thing: normalisation for consensus (numbers written any way:
+``1,000``, ``1000.0``, ``one thousand``, ``1.5 million``; case, whitespace, punctuation; units
+where given: ``5 km`` == ``5000 m``, ``45,000 m³`` == ``45000 cubic metres``, ``50%`` ==
+``50 percent``) and ``agreement``, the one measure of how many answers agree. Planners,
+selection policies and verifiers all use it, so they never disagree on what "equal" means."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from typing import Any
 
-__all__ = ["answer_key", "extract_answer", "parse_quantity", "parse_number", "words_to_number"]
+from agentloom.citations import CITE_MARKER
+
+__all__ = ["agreement", "answer_key", "extract_answer", "parse_quantity", "parse_number", "words_to_number"]
 
 _SMALL = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -39,9 +45,17 @@ for _names, _dim, _factor in (
     ("$ usd dollar dollars", "usd", 1.0),
     ("€ eur euro euros", "eur", 1.0),
     ("£ gbp", "gbp", 1.0),
+    ("m³ m3 cubic-metre cubic-metres cubic-meter cubic-meters", "volume", 1.0),
+    ("km³ km3 cubic-kilometre cubic-kilometres cubic-kilometer cubic-kilometers", "volume", 1e9),
+    ("cm³ cm3 cc cubic-centimetre cubic-centimetres cubic-centimeter cubic-centimeters", "volume", 1e-6),
+    ("l litre litres liter liters", "volume", 0.001),
+    ("ml millilitre millilitres milliliter milliliters", "volume", 1e-6),
+    ("m² m2 square-metre square-metres square-meter square-meters sqm", "area", 1.0),
+    ("km² km2 square-kilometre square-kilometres square-kilometer square-kilometers sqkm", "area", 1e6),
+    ("ha hectare hectares", "area", 1e4),
 ):
     for _name in _names.split():
-        _UNITS[_name] = (_dim, _factor)
+        _UNITS[_name.replace("-", " ")] = (_dim, _factor)
 _UNITS["per cent"] = ("percent", 1.0)
 
 _PREFIXES = re.compile(
@@ -52,7 +66,7 @@ _ANSWER_LINE = re.compile(r"(?:final\s+answer|answer)\s*(?:is|:)\s*(.+)", re.I)
 _NUM = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+)?|[-+]?\.\d+"
 _QUANTITY = re.compile(
     rf"^(?P<pre>[$€£])?\s*(?P<num>{_NUM})\s*(?:(?P<scale>thousand|million|billion|trillion|bn|k)\b)?\s*"
-    rf"(?P<unit>%|per cent|[a-z€$£-]+)?$",
+    rf"(?P<unit>%|per cent|(?:cubic|square)\s+[a-z]+|[a-z€$£-]+[²³23]?)?$",
     re.I,
 )
 
@@ -111,7 +125,7 @@ def parse_quantity(text: str) -> tuple[str, float] | None:
         value = float(match.group("num").replace(",", ""))
         scale = (match.group("scale") or "").lower()
         value *= {"": 1, "thousand": 1e3, "k": 1e3, "million": 1e6, "bn": 1e9, "billion": 1e9, "trillion": 1e12}[scale]
-        unit = (match.group("unit") or "").lower()
+        unit = " ".join((match.group("unit") or "").lower().split())
         dim, factor = "", 1.0
         if unit:
             # an unknown unit word ("12 apples") is its own dimension, singular
@@ -122,11 +136,11 @@ def parse_quantity(text: str) -> tuple[str, float] | None:
                 return None
             dim = pre_dim
         return dim, value * factor
-    number_part, prefix, unit = _split_unit(text)
+    number_part, prefix, word_unit = _split_unit(text)
     value_w = words_to_number(number_part)
     if value_w is None:
         return None
-    dim, factor = ("", 1.0) if unit is None else _UNITS[unit.lower()]
+    dim, factor = ("", 1.0) if word_unit is None else _UNITS[word_unit.lower()]
     if prefix:
         dim = _UNITS[prefix][0]
     return dim, value_w * factor
@@ -157,7 +171,7 @@ def answer_key(text: str | None, *, units: bool = True) -> str:
     ``units``) become ``num:<dimension>:<value>``; other text is lower-cased with articles,
     punctuation and extra whitespace removed."""
     answer = extract_answer(text)
-    answer = re.sub(r"\[[a-z]_[0-9a-f]{6,16}\]", " ", answer)
+    answer = CITE_MARKER.sub(" ", answer)
     answer = _PREFIXES.sub("", answer.strip()).strip()
     answer = answer.strip(" .!?;:\"'`*").strip()
     quantity = parse_quantity(answer)
@@ -171,3 +185,35 @@ def answer_key(text: str | None, *, units: bool = True) -> str:
     lowered = re.sub(r"(?<!\d)[.-]|[.-](?!\d)", " ", lowered)
     words = [w for w in lowered.split() if w not in ("a", "an", "the")]
     return "text:" + " ".join(words)
+
+
+def _answer_text(answer: Any) -> str:
+    """The text an answer is compared by: a candidate's ``final_answer()``, else ``str``."""
+    final = getattr(answer, "final_answer", None)
+    if callable(final):
+        return str(final())
+    return "" if answer is None else str(answer)
+
+
+def _default_key(answer: Any) -> str | None:
+    text = _answer_text(answer)
+    return answer_key(text) if text.strip() else None
+
+
+def agreement(answers: Sequence[Any], key: Callable[[Any], str | None] | None = None) -> tuple[float, str | None]:
+    """The share of the answered ``answers`` in the largest cluster of equivalent answers, and
+    that cluster's answer (as its first member wrote it; None on a tie); ``(0.0, None)`` when
+    nothing was answered. Answers are strings or candidates (their ``final_answer()``); blank
+    ones do not count. ``key`` (default: the unit-aware ``answer_key``) decides equivalence."""
+    groups: dict[str, list[Any]] = {}
+    for answer in answers:
+        k = (key or _default_key)(answer)
+        if k is not None:
+            groups.setdefault(k, []).append(answer)
+    answered = sum(len(g) for g in groups.values())
+    if not answered:
+        return 0.0, None
+    sizes = sorted((len(g) for g in groups.values()), reverse=True)
+    top = max(groups.values(), key=len)
+    majority = None if len(sizes) > 1 and sizes[0] == sizes[1] else _answer_text(top[0]).strip()
+    return sizes[0] / answered, majority
