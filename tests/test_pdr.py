@@ -81,3 +81,9 @@ async def test_offline_pdr_over_a_corpus_keeps_citations() -> None:
 def test_bad_settings(kwargs: dict[str, int]) -> None:
     with pytest.raises(ConfigError):
         PDR(**kwargs)
+
+
+async def test_drafts_that_all_run_out_of_budget_stop_the_rounds() -> None:
+    drafts = Drafts()
+    result = await PDR(width=2, rounds=3, model=FunctionModel(drafts)).run("How old is the dam?", budget=Budget(llm_calls=0))
+    assert result.budget_limited and result.stop_reason == "budget" and result.output == ""

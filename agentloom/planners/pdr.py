@@ -4,12 +4,13 @@ Each round drafts ``width`` answers in parallel (child agents, each under its ow
 seeing the task plus the workspace so far), optionally verifies them, distils them into a
 workspace of at most ``workspace_tokens`` tokens, and refines the best draft from it (purpose
 ``refine``). The next round drafts from the new workspace. With ``width=1`` it is plain
-sequential refinement. Distilling and refining are ``agents.crossover.DistillRefine``.
+sequential refinement. The rounds run through ``run_rounds`` like every round-based planner
+(each draft is a branch with its own span and child budget); distilling and refining are
+``agents.crossover.DistillRefine``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ from agentloom.citations import Citation, citations_for
 from agentloom.errors import BudgetExceeded, ConfigError
 from agentloom.models.resolve import resolve_model
 from agentloom.models.types import Model
+from agentloom.planners.rounds import Branch
+from agentloom.planners.types import Feedback, Plan
 from agentloom.result import Result, UsageSummary
 from agentloom.runstore import RunStore
 from agentloom.tools.base import Tool, tool
@@ -106,81 +109,124 @@ class PDR:
         return result
 
     async def _rounds(self, task: str, model: Model, tools: list[Tool], budget: Budget) -> Result:
-        from agentloom.agents.candidates import Candidate
-        from agentloom.agents.crossover import DistillRefine
+        """The rounds, driven by ``run_rounds`` like every round-based planner: ``_PDRRun`` plans
+        each round, drafts its branches, and (as the round's verify step) distils and refines."""
+        from agentloom.planners.rounds import run_rounds
 
-        distiller = DistillRefine(model, workspace_tokens=self.workspace_tokens, max_tokens=self.max_tokens, name=f"{self.name}.distill")
-        passages: dict[str, Citation] = {}
-        history: list[PDRRound] = []
-        answer = ""
-        workspace_text = ""
-        budget_limited = False
-        stop_reason = "rounds"
-        for r in range(self.rounds):
-            prompt = task if not workspace_text else (
-                f"{task}\n\nWorkspace distilled from earlier attempts (build on it, fix its gaps, keep its citations):\n"
-                f"{workspace_text}\n\nCurrent best answer:\n{answer}"
-            )
-            tracing.emit("decision", self.name, data={"round": r, "width": self.width, "workspace_tokens": self.workspace_tokens,
-                                                      "reason": f"round {r + 1}/{self.rounds}: {self.width} parallel draft(s)"
-                                                      + (" from the distilled workspace" if workspace_text else "")
-                                                      + ("; width 1 is sequential refinement" if self.width == 1 else "")})
-            drafts = await asyncio.gather(*(self._draft(prompt, model, tools, budget, r, i) for i in range(self.width)))
-            candidates = []
-            for res in drafts:
-                if res is None:
-                    budget_limited = True
-                    continue
-                cited = {c.id: c for c in res.citations}
-                passages.update(cited)
-                candidates.append(Candidate(text=str(res.output or ""), passages=cited, source=f"{self.name}.round{r + 1}"))
-                budget_limited = budget_limited or res.budget_limited
-            if not candidates:
-                stop_reason = "budget"
-                break
-            verdicts: list[Any] = []
-            if self.verifier is not None:
-                try:
-                    verdicts = list(await self.verifier.verify(candidates, question=task))
-                except BudgetExceeded:
-                    budget_limited = True
-            workspace = distiller.distill(candidates, verdicts or None)
-            best = _best(candidates, verdicts)
-            record = PDRRound(drafts=[c.content for c in candidates], workspace=workspace.text, workspace_tokens=workspace.tokens,
-                              dropped=workspace.dropped, scores=[float(getattr(v, "score", 0.0)) for v in verdicts])
-            try:
-                refined = await distiller.refine(best, workspace, question=task, passages=passages)
-                answer = (refined.text or best.content).strip()
-            except BudgetExceeded:
-                budget_limited = True
-                answer = best.content
-                record.refined = answer
-                history.append(record)
-                stop_reason = "budget"
-                break
-            record.refined = answer
-            history.append(record)
-            workspace_text = workspace.text
+        run = _PDRRun(self, task, model, tools)
+        rounds = await run_rounds(task, run, run.draft, run.verify_distill_refine, budget=budget)
+        if run.error is not None:
+            raise run.error
+        if rounds.stop_reason.startswith("stop: budget exhausted"):  # a round's drafts all ran out of budget
+            run.stop_reason = "budget"
+        answer = run.answer
         return Result(
             output=answer,
             usage=UsageSummary.from_budget(budget),
-            citations=citations_for(answer, passages),
-            budget_limited=budget_limited,
-            partial=budget_limited,
-            stop_reason=stop_reason,
-            meta={"width": self.width, "rounds": len(history), "workspace_tokens": [h.workspace_tokens for h in history],
-                  "history": [h.__dict__ for h in history]},
+            citations=citations_for(answer, run.passages),
+            budget_limited=run.budget_limited,
+            partial=run.budget_limited,
+            stop_reason=run.stop_reason,
+            meta={"width": self.width, "rounds": len(run.history), "workspace_tokens": [h.workspace_tokens for h in run.history],
+                  "history": [h.__dict__ for h in run.history]},
         )
 
-    async def _draft(self, prompt: str, model: Model, tools: list[Tool], budget: Budget, r: int, i: int) -> Result | None:
-        from agentloom.agents.agent import DEFAULT_INSTRUCTIONS, Agent
 
-        agent = Agent(model, tools, self.instructions or DEFAULT_INSTRUCTIONS, name=f"{self.name}.r{r + 1}.d{i + 1}",
-                      max_turns=self.draft_max_turns, max_tokens=self.max_tokens)
+class _PDRRun:
+    """One PDR run's state, in the three roles ``run_rounds`` asks for: the ``Planner`` (a fixed
+    ``width`` for ``rounds`` rounds), ``generate`` (one draft) and ``verify`` (score the drafts,
+    distil them into the workspace, refine the best)."""
+
+    def __init__(self, pdr: PDR, task: str, model: Model, tools: list[Tool]) -> None:
+        from agentloom.agents.crossover import DistillRefine
+
+        self.pdr = pdr
+        self.name = pdr.name
+        self.unit = "llm_calls"
+        self.task = task
+        self.model = model
+        self.tools = tools
+        self.distiller = DistillRefine(model, workspace_tokens=pdr.workspace_tokens, max_tokens=pdr.max_tokens,
+                                       name=f"{pdr.name}.distill")
+        self.passages: dict[str, Citation] = {}
+        self.history: list[PDRRound] = []
+        self.answer = ""
+        self.workspace_text = ""
+        self.prompt = task
+        self.budget_limited = False
+        self.stop_reason = "rounds"
+        self.stopped = False
+        self.error: BaseException | None = None
+
+    async def next_plan(self, task: str, remaining: Budget | float | None, feedback: Feedback) -> Plan:
+        r = feedback.round
+        last_empty = bool(feedback.rounds) and feedback.rounds[-1].width == 0
+        if self.error is not None or self.stopped or last_empty or r >= self.pdr.rounds:
+            if last_empty:
+                self.stop_reason = "budget"
+            return Plan(width=0, stop=True, round=r, depth=0, reason=f"stop: {self.stop_reason}")
+        width = self.pdr.width
+        self.prompt = task if not self.workspace_text else (
+            f"{task}\n\nWorkspace distilled from earlier attempts (build on it, fix its gaps, keep its citations):\n"
+            f"{self.workspace_text}\n\nCurrent best answer:\n{self.answer}"
+        )
+        reason = (f"round {r + 1}/{self.pdr.rounds}: {width} parallel draft(s)"
+                  + (" from the distilled workspace" if self.workspace_text else "")
+                  + ("; width 1 is sequential refinement" if width == 1 else ""))
+        tracing.emit("decision", self.name, data={"round": r, "width": width, "workspace_tokens": self.pdr.workspace_tokens,
+                                                  "reason": reason})
+        return Plan(width=width, round=r, depth=self.pdr.rounds - r, reason=reason)
+
+    async def draft(self, branch: Branch) -> Any:
+        """One draft by a child agent under the branch's budget; a failure other than the
+        budget is kept and raised when the round ends (as a PDR run always did)."""
+        from agentloom.agents.agent import DEFAULT_INSTRUCTIONS, Agent
+        from agentloom.agents.candidates import Candidate
+
+        pdr = self.pdr
+        agent = Agent(self.model, self.tools, pdr.instructions or DEFAULT_INSTRUCTIONS,
+                      name=f"{pdr.name}.r{branch.round + 1}.d{branch.index + 1}",
+                      max_turns=pdr.draft_max_turns, max_tokens=pdr.max_tokens)
         try:
-            return await agent.run(prompt, budget=budget.child(agent.name))
+            res = await agent.run(self.prompt)
         except BudgetExceeded:
-            return None
+            self.budget_limited = True
+            raise
+        except Exception as exc:
+            self.error = self.error or exc
+            raise
+        cited = {c.id: c for c in res.citations}
+        self.passages.update(cited)
+        self.budget_limited = self.budget_limited or res.budget_limited
+        return Candidate(text=str(res.output or ""), passages=cited, source=f"{pdr.name}.round{branch.round + 1}")
+
+    async def verify_distill_refine(self, task: str, candidates: list[Any]) -> list[Any]:
+        """Score the drafts (with the verifier, if any), distil them into the bounded
+        workspace and refine the best; the refined text is the answer so far."""
+        if self.error is not None:
+            return []
+        verdicts: list[Any] = []
+        if self.pdr.verifier is not None:
+            try:
+                verdicts = list(await self.pdr.verifier.verify(candidates, question=task))
+            except BudgetExceeded:
+                self.budget_limited = True
+        workspace = self.distiller.distill(candidates, verdicts or None)
+        best = _best(candidates, verdicts)
+        record = PDRRound(drafts=[c.content for c in candidates], workspace=workspace.text, workspace_tokens=workspace.tokens,
+                          dropped=workspace.dropped, scores=[float(getattr(v, "score", 0.0)) for v in verdicts])
+        try:
+            refined = await self.distiller.refine(best, workspace, question=task, passages=self.passages)
+            self.answer = (refined.text or best.content).strip()
+        except BudgetExceeded:
+            self.budget_limited = True
+            self.answer = best.content
+            self.stopped, self.stop_reason = True, "budget"
+        record.refined = self.answer
+        self.history.append(record)
+        if not self.stopped:
+            self.workspace_text = workspace.text
+        return verdicts
 
 
 def _best(candidates: list[Any], verdicts: list[Any]) -> Any:
