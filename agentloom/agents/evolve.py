@@ -229,42 +229,16 @@ class Evolve:
                 budget_hit, stop_reason = True, "budget"
                 break
             before = Cost() + meter.spent
-            inputs, variations = [], []
-            for i in range(self.population):
-                base_var = self.variations[i % len(self.variations)]
-                variations.append(replace(base_var, seed=(base_var.seed or 0) + sample))
-                inputs.append(
-                    EvolveInput(
-                        prompt,
-                        generation=generation,
-                        sample=sample,
-                        parent=best[0] if best else None,
-                        feedback=best[1].feedback if best else "",
-                        question=question,
-                    )
-                )
-                sample += 1
-            outcomes = await asyncio.gather(
-                *(self._sample(inp, var) for inp, var in zip(inputs, variations, strict=True)), return_exceptions=True
-            )
-            fresh: list[Candidate] = []
-            errors: list[str] = []
-            for outcome in outcomes:
-                if isinstance(outcome, Candidate):
-                    fresh.append(outcome)
-                elif isinstance(outcome, BudgetExceeded):
-                    budget_hit = True
-                    errors.append(f"BudgetExceeded: {outcome}")
-                elif isinstance(outcome, BaseException):
-                    if isinstance(outcome, asyncio.CancelledError | KeyboardInterrupt):
-                        raise outcome
-                    errors.append(f"{type(outcome).__name__}: {outcome}")
+            population = self._population(prompt, question, generation, sample, best)
+            sample += len(population)
+            fresh, errors, hit, failure = await self._sample_all(population)
+            budget_hit = budget_hit or hit
             if not fresh and not carried:
                 if budget_hit:
                     stop_reason = "budget"
                     break
-                first = next(o for o in outcomes if isinstance(o, BaseException))
-                raise first
+                assert failure is not None
+                raise failure
             everyone.extend(fresh)
             pool = await self._verify_pool(carried, fresh, question)
             if pool is None:
@@ -283,23 +257,7 @@ class Evolve:
             if improved:
                 best = top
             assert best is not None
-            spent = meter.spent - before
-            fresh_ids = {c.id for c in fresh}
-            history.append(
-                GenerationRecord(
-                    generation=generation,
-                    candidates=[c.id for c in fresh],
-                    scores=[v.score for c, v in pool if c.id in fresh_ids],
-                    passed=sum(1 for c, v in pool if c.id in fresh_ids and v.passed),
-                    child=child_entry[0].id if child_entry else None,
-                    child_score=child_entry[1].score if child_entry else None,
-                    best=best[0].id,
-                    best_score=best[1].score,
-                    improved=improved,
-                    spent=spent.to_dict(),
-                    errors=errors,
-                )
-            )
+            history.append(_record(generation, fresh, pool, child_entry, best, improved, meter.spent - before, errors))
             tracing.emit("evolve_generation", self.name, data=history[-1].to_dict())
             if best[1].passed is True and best[1].score >= self.threshold:
                 stop_reason = "threshold"
@@ -321,6 +279,42 @@ class Evolve:
             spent=Cost() + meter.spent,
             candidates=everyone,
         )
+
+    def _population(self, prompt: str, question: str, generation: int, first_sample: int,
+                    best: Entry | None) -> list[tuple[EvolveInput, Variation]]:
+        """This generation's inputs (each sees the best so far and its feedback) with their
+        variations, numbered on from ``first_sample``."""
+        out = []
+        for i in range(self.population):
+            sample = first_sample + i
+            base_var = self.variations[i % len(self.variations)]
+            out.append((
+                EvolveInput(prompt, generation=generation, sample=sample, parent=best[0] if best else None,
+                            feedback=best[1].feedback if best else "", question=question),
+                replace(base_var, seed=(base_var.seed or 0) + sample),
+            ))
+        return out
+
+    async def _sample_all(self, population: list[tuple[EvolveInput, Variation]]
+                          ) -> tuple[list[Candidate], list[str], bool, BaseException | None]:
+        """Sample the population concurrently: the candidates, the errors, whether the budget
+        ran out, and the first failure (cancellation and Ctrl-C are re-raised at once)."""
+        outcomes = await asyncio.gather(*(self._sample(inp, var) for inp, var in population), return_exceptions=True)
+        fresh: list[Candidate] = []
+        errors: list[str] = []
+        budget_hit = False
+        for outcome in outcomes:
+            if isinstance(outcome, Candidate):
+                fresh.append(outcome)
+            elif isinstance(outcome, BudgetExceeded):
+                budget_hit = True
+                errors.append(f"BudgetExceeded: {outcome}")
+            elif isinstance(outcome, BaseException):
+                if isinstance(outcome, asyncio.CancelledError | KeyboardInterrupt):
+                    raise outcome
+                errors.append(f"{type(outcome).__name__}: {outcome}")
+        failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        return fresh, errors, budget_hit, failure
 
     async def _verify_pool(self, carried: list[Entry], fresh: list[Candidate], question: str) -> list[Entry] | None:
         """Verdicts for the new candidates (the whole pool for relative verifiers); None when
@@ -353,3 +347,22 @@ def _better(new: Verdict, old: Verdict, margin: float) -> bool:
     if tier_new != tier_old:
         return tier_new > tier_old
     return score_new > score_old + margin
+
+
+def _record(generation: int, fresh: list[Candidate], pool: list[Entry], child: Entry | None, best: Entry,
+            improved: bool, spent: Cost, errors: list[str]) -> GenerationRecord:
+    """What one generation did, for the history and its ``evolve_generation`` event."""
+    fresh_ids = {c.id for c in fresh}
+    return GenerationRecord(
+        generation=generation,
+        candidates=[c.id for c in fresh],
+        scores=[v.score for c, v in pool if c.id in fresh_ids],
+        passed=sum(1 for c, v in pool if c.id in fresh_ids and v.passed),
+        child=child[0].id if child else None,
+        child_score=child[1].score if child else None,
+        best=best[0].id,
+        best_score=best[1].score,
+        improved=improved,
+        spent=spent.to_dict(),
+        errors=errors,
+    )
