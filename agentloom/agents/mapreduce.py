@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal, TypeVar
 
 from agentloom import tracing
@@ -67,25 +67,45 @@ async def map_process_reduce(
     if ctx is not None:
         tracing.emit("decision", name, data={"branches": len(items), "concurrency": concurrency,
                                              "reason": f"map {len(items)} part(s), {min(concurrency, max(1, len(items)))} at a time"})
-    gate = asyncio.Semaphore(concurrency) if concurrency < len(items) else None
-    is_async = inspect.iscoroutinefunction(process)
+    mapper = _Mapper(process, concurrency if concurrency < len(items) else None, ctx, name)
+    tasks = [asyncio.ensure_future(mapper.branch(i, item)) for i, item in enumerate(items)]
+    results = await _gather(tasks, items, on_error, name)
+    if ctx is not None and mapper.durations:
+        ordered = sorted(mapper.durations)
+        tracing.emit("map", name, data={"branches": len(items), "ok": len(results) if on_error != "keep" else sum(not isinstance(r, BranchError) for r in results),
+                                        "duration_median_s": round(ordered[len(ordered) // 2], 6), "duration_max_s": round(ordered[-1], 6)})
+    if reduce is None:
+        return results
+    return await _resolve(reduce(results))
 
-    async def work(item: T) -> Any:
-        if gate is None:
-            return await process(item) if is_async else await _resolve(process(item))  # type: ignore[misc]
-        async with gate:
-            return await _resolve(process(item))
 
-    durations: list[float] = []
+class _Mapper:
+    """Runs ``process`` on one item as a branch: under the concurrency gate (``limit``; None
+    when every item fits at once) and, inside a run, in a light span with its own child budget."""
 
-    async def branch(index: int, item: T) -> Any:
+    def __init__(self, process: Callable[[Any], Any], limit: int | None, ctx: tracing.RunContext | None, name: str) -> None:
+        self.process = process
+        self.gate = asyncio.Semaphore(limit) if limit is not None else None
+        self.is_async = inspect.iscoroutinefunction(process)
+        self.ctx = ctx
+        self.name = name
+        self.durations: list[float] = []
+
+    async def work(self, item: Any) -> Any:
+        if self.gate is None:
+            return await self.process(item) if self.is_async else await _resolve(self.process(item))
+        async with self.gate:
+            return await _resolve(self.process(item))
+
+    async def branch(self, index: int, item: Any) -> Any:
+        ctx = self.ctx
         if ctx is None:  # outside a run: plain asyncio
-            return await work(item)
+            return await self.work(item)
         # A light span: events inside nest under the branch, which has its own child budget.
         # The branch's own event is written only when something inside it was recorded (or it
         # failed); quiet branches are summed up in one ``map`` event, so a wide fan-out of cheap
         # work does not pay a run-store row per branch.
-        label = f"{name}[{index}]"
+        label = f"{self.name}[{index}]"
         span_id = tracing.new_span_id()
         recorded: list[bool] = []
         listeners = [*ctx.listeners, lambda _event: recorded.append(True)]
@@ -94,41 +114,37 @@ async def map_process_reduce(
         start, status, error = time.time(), "ok", None
         try:
             with tracing.use(branch_ctx):
-                return await work(item)
+                return await self.work(item)
         except BaseException as exc:
             status = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            durations.append(time.time() - start)
+            self.durations.append(time.time() - start)
             if recorded or status != "ok":
                 tracing.emit("branch", label, start=start, status=status, data={"index": index}, error=error, span_id=span_id, ctx=ctx)
 
-    tasks = [asyncio.ensure_future(branch(i, item)) for i, item in enumerate(items)]
+
+async def _gather(tasks: Sequence[asyncio.Future[Any]], items: list[Any], on_error: str, name: str) -> list[Any]:
+    """The branches' results in item order. ``raise``: the first error cancels the rest and is
+    re-raised; ``skip`` drops failed branches; ``keep`` leaves a ``BranchError`` in their place."""
     if on_error == "raise":
         try:
-            results = list(await asyncio.gather(*tasks))
+            return list(await asyncio.gather(*tasks))
         except BaseException:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-    else:
-        raw = await asyncio.gather(*tasks, return_exceptions=True)
-        results = []
-        for i, value in enumerate(raw):
-            if isinstance(value, BaseException):
-                if isinstance(value, asyncio.CancelledError | KeyboardInterrupt):
-                    raise value
-                tracing.emit("branch_error", f"{name}[{i}]", status="error", error=f"{type(value).__name__}: {value}")
-                if on_error == "keep":
-                    results.append(BranchError(i, items[i], value))
-                continue
-            results.append(value)
-    if ctx is not None and durations:
-        ordered = sorted(durations)
-        tracing.emit("map", name, data={"branches": len(items), "ok": len(results) if on_error != "keep" else sum(not isinstance(r, BranchError) for r in results),
-                                        "duration_median_s": round(ordered[len(ordered) // 2], 6), "duration_max_s": round(ordered[-1], 6)})
-    if reduce is None:
-        return results
-    return await _resolve(reduce(results))
+    raw = await asyncio.gather(*tasks, return_exceptions=True)
+    results: list[Any] = []
+    for i, value in enumerate(raw):
+        if isinstance(value, BaseException):
+            if isinstance(value, asyncio.CancelledError | KeyboardInterrupt):
+                raise value
+            tracing.emit("branch_error", f"{name}[{i}]", status="error", error=f"{type(value).__name__}: {value}")
+            if on_error == "keep":
+                results.append(BranchError(i, items[i], value))
+            continue
+        results.append(value)
+    return results
