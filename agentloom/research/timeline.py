@@ -205,6 +205,34 @@ def build_timeline(
     """The timeline of a run's events (as ``RunStore.events`` returns them). ``start``/``end``
     (the run's created/finished times) widen the window when they lie outside the events."""
     raw = [e for e in events if e.get("start") is not None]
+    kept = _kept(raw)
+    starts = [_num(e.get("start"), 0.0) for e in kept]
+    ends = [_num(e.get("end"), _num(e.get("start"), 0.0)) for e in kept]
+    t0 = min([*starts, *([start] if start is not None else [])], default=start or 0.0)
+    t_end = max([*ends, *([end] if end is not None else [])], default=t0)
+    by_id = _rows(kept, t0)
+    roots = _link(by_id, raw)
+    ordered = _depth_first(by_id, roots)
+    roots = _in_order(by_id, roots)
+
+    wall = max(0.0, t_end - t0)
+    steps = _critical_path(by_id, roots, wall)
+    calls = [r for r in ordered if r.is_call]
+    return Timeline(
+        run_id=run_id,
+        t0=t0,
+        wall=wall,
+        rows=ordered,
+        critical_path=steps,
+        busy=sum(r.duration for r in calls),
+        calls=len(calls),
+        max_concurrency=_max_concurrency(calls),
+        active=_union_length([(r.start, r.end) for r in calls]),
+    )
+
+
+def _kept(raw: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The events that become rows: calls, events with a duration, and spans with children."""
     parent_ids = {e.get("parent_id") for e in raw if e.get("parent_id")}
     kept: list[Mapping[str, Any]] = []
     for e in raw:
@@ -212,11 +240,11 @@ def build_timeline(
         en = _num(e.get("end"), s)
         if e.get("kind") in CALL_KINDS or en > s or e.get("span_id") in parent_ids:
             kept.append(e)
-    starts = [_num(e.get("start"), 0.0) for e in kept]
-    ends = [_num(e.get("end"), _num(e.get("start"), 0.0)) for e in kept]
-    t0 = min([*starts, *([start] if start is not None else [])], default=start or 0.0)
-    t_end = max([*ends, *([end] if end is not None else [])], default=t0)
+    return kept
 
+
+def _rows(kept: list[Mapping[str, Any]], t0: float) -> dict[str, Row]:
+    """One ``Row`` per kept event, by row id, with times relative to ``t0``."""
     by_id: dict[str, Row] = {}
     for n, e in enumerate(kept):
         rid = str(e.get("span_id") or f"_row{n}")
@@ -235,8 +263,11 @@ def build_timeline(
             team=e.get("team"),
             detail=_detail(e),
         )
+    return by_id
 
-    # Link children to the nearest ancestor that is a row; the rest are roots.
+
+def _link(by_id: dict[str, Row], raw: list[Mapping[str, Any]]) -> list[str]:
+    """Link each row to its nearest ancestor that is a row (and not a call); returns the roots."""
     parent_of = {str(e.get("span_id")): e.get("parent_id") for e in raw if e.get("span_id")}
     roots: list[str] = []
     for row in by_id.values():
@@ -249,10 +280,16 @@ def build_timeline(
         else:
             row.parent_id = None
             roots.append(row.id)
+    return roots
 
-    def order(ids: list[str]) -> list[str]:
-        return sorted(ids, key=lambda i: (by_id[i].start, -by_id[i].end, i))
 
+def _in_order(by_id: dict[str, Row], ids: list[str]) -> list[str]:
+    """Row ids by start time, longer rows first when they start together."""
+    return sorted(ids, key=lambda i: (by_id[i].start, -by_id[i].end, i))
+
+
+def _depth_first(by_id: dict[str, Row], roots: list[str]) -> list[Row]:
+    """The rows in display order (each parent before its children), with depths and sorted children."""
     ordered: list[Row] = []
     visited: set[str] = set()
 
@@ -262,28 +299,14 @@ def build_timeline(
         visited.add(rid)
         row = by_id[rid]
         row.depth = depth
-        row.children = order(row.children)
+        row.children = _in_order(by_id, row.children)
         ordered.append(row)
         for child in row.children:
             visit(child, depth + 1)
 
-    for rid in order(roots):
+    for rid in _in_order(by_id, roots):
         visit(rid, 0)
-
-    wall = max(0.0, t_end - t0)
-    steps = _critical_path(by_id, order(roots), wall)
-    calls = [r for r in ordered if r.is_call]
-    return Timeline(
-        run_id=run_id,
-        t0=t0,
-        wall=wall,
-        rows=ordered,
-        critical_path=steps,
-        busy=sum(r.duration for r in calls),
-        calls=len(calls),
-        max_concurrency=_max_concurrency(calls),
-        active=_union_length([(r.start, r.end) for r in calls]),
-    )
+    return ordered
 
 
 def _critical_path(by_id: dict[str, Row], roots: list[str], wall: float) -> list[CriticalStep]:
