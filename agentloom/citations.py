@@ -17,17 +17,24 @@ CITE_ID = r"[a-z]_[0-9a-f]{6,16}"
 CITE_MARKER = re.compile(rf"\[({CITE_ID})\]")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Citation:
     """A cited source: a corpus passage (path and line range) or a web page (url)."""
 
     id: str
+    """The id text cites it by, in square brackets: ``p_...`` (passage) or ``w_...`` (web page)."""
     text: str
+    """The passage's text, as the tool returned it."""
     path: str | None = None
+    """The corpus file, for a passage."""
     line_start: int | None = None
+    """The passage's first line in ``path``."""
     line_end: int | None = None
+    """The passage's last line in ``path``."""
     url: str | None = None
+    """The page's address, for a web source."""
     title: str | None = None
+    """The page's or document's title, when known."""
 
     def where(self) -> str:
         """``path:L12-L20`` or the url."""

@@ -26,13 +26,16 @@ Role = Literal["system", "user", "assistant", "tool"]
 PURPOSES = ("act", "plan", "dag", "join", "verify", "merge", "refine", "write", "summarize", "equivalence")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A model's request to call a tool; ``arguments`` is the JSON text the model produced."""
+    """A model's request to call a tool."""
 
     id: str
+    """The call's id (a tool message answers it by ``tool_call_id``)."""
     name: str
+    """The tool's name."""
     arguments: str = "{}"
+    """The arguments as the JSON text the model produced (``args()`` parses them)."""
 
     def args(self) -> dict[str, Any]:
         """The arguments parsed; raises ``ValueError`` when they are not a JSON object."""
@@ -45,15 +48,20 @@ class ToolCall:
         return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     """One chat message in OpenAI's shape."""
 
     role: Role
+    """``system``, ``user``, ``assistant`` or ``tool``."""
     content: str | None = None
+    """The text (None for an assistant turn that only calls tools)."""
     tool_calls: list[ToolCall] = field(default_factory=list)
+    """The tools an assistant turn calls."""
     tool_call_id: str | None = None
+    """For a ``tool`` message: the call it answers."""
     name: str | None = None
+    """For a ``tool`` message: the tool's name."""
 
     def to_openai(self) -> dict[str, Any]:
         out: dict[str, Any] = {"role": self.role, "content": self.content}

@@ -20,17 +20,22 @@ from agentloom.runstore import RunStore
 __all__ = ["Branch", "RoundsResult", "run_rounds"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Branch:
-    """What one branch works on: its ``task`` (a sub-task when the plan has them), and when the
-    plan goes deeper, the best candidate so far (``refine_from``) with its verdict."""
+    """What one branch of a round works on (handed to ``generate``)."""
 
     round: int
+    """The 0-based round."""
     index: int
+    """The branch's index within its round."""
     task: str
+    """What it works on: the task, or one sub-task when the plan has them."""
     feedback: Feedback
+    """The verdicts and answers of the rounds so far."""
     refine_from: Any = None
+    """When the plan goes deeper: the best candidate so far, to refine."""
     verdict: Any = None
+    """The verdict of ``refine_from``."""
 
     @property
     def refining(self) -> bool:

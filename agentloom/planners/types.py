@@ -28,25 +28,26 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """The next round: how many branches (``width``, per sub-task when there are ``sub_tasks``),
-    whether to deepen (``refine`` the best so far instead of sampling fresh), the sub-tasks the
-    branches work on, and whether to stop.
-
-    ``round`` is the 0-based round this plan is for and ``depth`` the rounds the planner still
-    expects to run including this one (0 when stopping). ``reason`` says why, in one line;
-    ``estimates`` holds the numbers behind it (p, F(N), marginal gain, N*...).
-    """
+    """The next round a planner asks for (a frozen value: a planner returns a new one per round)."""
 
     width: int
+    """How many branches run this round (per sub-task when there are ``sub_tasks``)."""
     refine: bool = False
+    """Deepen: refine the best candidate so far instead of sampling fresh ones."""
     sub_tasks: list[str] = field(default_factory=list)
+    """The independent parts the branches work on (empty: the whole task)."""
     stop: bool = False
+    """Stop: no more rounds."""
     reason: str = ""
+    """Why, in one line (shown in ``loom runs show``)."""
     round: int = 0
+    """The 0-based round this plan is for."""
     depth: int = 1
+    """The rounds the planner still expects to run, this one included (0 when stopping)."""
     estimates: dict[str, Any] = field(default_factory=dict)
+    """The numbers behind the decision (p, F(N), marginal gain, N*...)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
