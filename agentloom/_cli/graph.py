@@ -66,8 +66,8 @@ def _output_text(output: Any, path: str | None = None) -> str:
 def _preload_langgraph() -> None:
     """Import LangGraph before the budget's clock starts (it takes a second or so)."""
     import langgraph.checkpoint.sqlite.aio  # noqa: F401
-
-    import agentloom.graph._compile  # noqa: F401
+    import langgraph.graph  # noqa: F401
+    import langgraph.types  # noqa: F401
 
 
 def _progress(quiet: bool) -> Any:
