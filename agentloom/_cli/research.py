@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from agentloom.budget import Budget
     from agentloom.result import Result
 
 __all__ = ["research"]
@@ -48,28 +49,13 @@ def research(
     """
     import asyncio
 
-    from agentloom._cli._common import budget_from_flags, print_json, write_output
     from agentloom._cli._display import RunDisplay
     from agentloom._paths import default_corpus
-    from agentloom.errors import ConfigError
-    from agentloom.research.run import check_width, corpus_paths
+    from agentloom.research.run import corpus_paths
     from agentloom.runstore import RunStore, new_run_id
 
-    if resume is None and (question is None or not question.strip()):
-        raise ConfigError('the question is empty; ask something, e.g. loom research "How is Marrowick supplied with water?"')
-    if resume is not None and question:
-        raise ConfigError("--resume continues a run with its own question; leave the question out")
-    check_width(width, "--width")
-    check_width(depth, "--depth")
-    any_limit = any(v is not None for v in (budget_usd, budget_tokens, budget_seconds))
-    if any_limit:
-        budget = budget_from_flags(budget_usd, budget_tokens, budget_seconds, name="research")
-    else:  # the pipeline's own limits, made here so the live view can show them
-        from agentloom.budget import Budget
-        from agentloom.research.pipeline import deep_research_graph
-
-        spec_budget = deep_research_graph().spec.budget
-        budget = Budget.from_limits(spec_budget.limits() if spec_budget is not None else {}, name="research")
+    _check_inputs(question, resume, width, depth)
+    budget = _budget(budget_usd, budget_tokens, budget_seconds)
     paths = corpus_paths(list(corpus)) if corpus else []
     if resume is not None:
         RunStore().get_run(resume)  # an unknown run id is one clear line, before anything starts
@@ -100,25 +86,58 @@ def research(
     except KeyboardInterrupt:
         click.echo(f"loom: interrupted; the run is recorded, continue it with: loom research --resume {run_id}", err=True)
         raise SystemExit(130) from None
+    _report(result, out, as_json, quiet)
+    if result.budget_limited:
+        raise SystemExit(3)
+
+
+def _check_inputs(question: str | None, resume: str | None, width: str, depth: str) -> None:
+    """One clear line for a missing question, a question given with --resume, or a bad width/depth."""
+    from agentloom.errors import ConfigError
+    from agentloom.research.run import check_width
+
+    if resume is None and (question is None or not question.strip()):
+        raise ConfigError('the question is empty; ask something, e.g. loom research "How is Marrowick supplied with water?"')
+    if resume is not None and question:
+        raise ConfigError("--resume continues a run with its own question; leave the question out")
+    check_width(width, "--width")
+    check_width(depth, "--depth")
+
+
+def _budget(usd: float | None, tokens: int | None, seconds: float | None) -> Budget:
+    """The budget from the flags, else the pipeline's own limits (made here so the live view can show them)."""
+    from agentloom._cli._common import budget_from_flags
+
+    if any(v is not None for v in (usd, tokens, seconds)):
+        return budget_from_flags(usd, tokens, seconds, name="research")
+    from agentloom.budget import Budget
+    from agentloom.research.pipeline import deep_research_graph
+
+    spec_budget = deep_research_graph().spec.budget
+    return Budget.from_limits(spec_budget.limits() if spec_budget is not None else {}, name="research")
+
+
+def _report(result: Result, out: str | None, as_json: bool, quiet: bool) -> None:
+    """Write the report (to ``out`` or stdout, or as one JSON object) and the one-line summary."""
+    from agentloom._cli._common import print_json, write_output
+
     report = str(result.output)
     write_output(out, report)
     if as_json:
         print_json(_json_payload(result))
-    else:
-        if not out:
-            click.echo(report)
-        elif not quiet:
-            click.echo(f"report written to {out}", err=True)
-        if not quiet:
-            u = result.usage
-            state = "partial (budget exhausted)" if result.partial else "complete"
-            click.echo(
-                f"[run {result.run_id}: {state}; {u.llm_calls} model calls, {u.tool_calls} tool calls, "
-                f"{u.tokens} tokens, memory hits {u.memory_hits}, {u.wall_s:.2f}s]",
-                err=True,
-            )
-    if result.budget_limited:
-        raise SystemExit(3)
+        return
+    if not out:
+        click.echo(report)
+    elif not quiet:
+        click.echo(f"report written to {out}", err=True)
+    if not quiet:
+        u = result.usage
+        state = "partial (budget exhausted)" if result.partial else "complete"
+        click.echo(
+            f"[run {result.run_id}: {state}; {u.llm_calls} model calls, {u.tool_calls} tool calls, "
+            f"{u.tokens} tokens, memory hits {u.memory_hits}, {u.wall_s:.2f}s]",
+            err=True,
+        )
 
 
 def _index_with_progress(paths: list[str], mode: str) -> None:
