@@ -26,6 +26,7 @@ from agentloom.runstore import new_run_id
 if TYPE_CHECKING:
     from agentloom.graph.builder import Graph
     from agentloom.graph.spec import GraphSpec
+    from agentloom.memory.bank import MemoryBank
     from agentloom.runstore import RunStore
 
 __all__ = ["run_graph", "checkpoint_path"]
@@ -79,7 +80,7 @@ async def run_graph(
     resume: bool = False,
     store: RunStore | None = None,
     listeners: list[Callable[[dict[str, Any]], None]] | None = None,
-    memory: Any = None,
+    memory: MemoryBank | None = None,
 ) -> Result:
     """See :meth:`agentloom.Graph.run`."""
     from agentloom.storage import backend

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
 
     from agentloom.budget import Budget
+    from agentloom.memory.bank import MemoryBank
     from agentloom.result import Result
     from agentloom.runstore import RunStore
 
@@ -251,7 +252,7 @@ class Graph:
         resume: bool = False,
         store: RunStore | None = None,
         listeners: list[Callable[[dict[str, Any]], None]] | None = None,
-        memory: Any = None,
+        memory: MemoryBank | None = None,
     ) -> Result:
         """Run the graph durably (checkpoints in ``<home>/checkpoints.db``; the run id is the
         thread id) and return a :class:`~agentloom.result.Result`. ``resume=True`` continues the

@@ -22,6 +22,7 @@ from agentloom.citations import Citation, cited_ids
 from agentloom.errors import ConfigError, ModelError
 from agentloom.models._tokens import count_tokens
 from agentloom.models.base import call_model
+from agentloom.models.types import Model
 
 __all__ = ["DistillRefine", "Workspace"]
 
@@ -57,7 +58,7 @@ class DistillRefine:
 
     def __init__(
         self,
-        model: Any = None,
+        model: str | Model | None = None,
         *,
         workspace_tokens: int = 512,
         k: int | None = None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +22,7 @@ from agentloom.agents.crossover._base import (
 from agentloom.citations import cited_ids
 from agentloom.errors import ConfigError, ModelError
 from agentloom.models.base import call_model
+from agentloom.models.types import Model
 
 __all__ = ["Disagreement", "MergeCrossover", "MergeOutput"]
 
@@ -48,7 +48,7 @@ class MergeCrossover:
     conflicts, keep every citation id, flag what could not be resolved. Citation ids that the
     merged text no longer carries are kept on the candidate and listed in its meta."""
 
-    def __init__(self, model: Any = None, k: int = 3, *, max_tokens: int = 2000, name: str = "merge") -> None:
+    def __init__(self, model: str | Model | None = None, k: int = 3, *, max_tokens: int = 2000, name: str = "merge") -> None:
         if k < 1:
             raise ConfigError(f"MergeCrossover k={k} must be 1 or more")
         from agentloom.models.resolve import resolve_model

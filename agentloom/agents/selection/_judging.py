@@ -5,11 +5,14 @@ them instead of stopping the run."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentloom.agents.candidates import Candidate, Verdict
 from agentloom.agents.selection.policies import Entry
 from agentloom.errors import BudgetExceeded
+
+if TYPE_CHECKING:
+    from agentloom.agents.verifiers import Verifier
 
 __all__ = ["as_candidate", "judge", "verify_into"]
 
@@ -19,7 +22,7 @@ def _unverified(candidate: Candidate, why: str, *, error: str | None = None, pas
 
 
 async def judge(
-    verifier: Any, candidates: list[Candidate], question: str | None, name: str
+    verifier: Verifier | None, candidates: list[Candidate], question: str | None, name: str
 ) -> tuple[list[Verdict], bool]:
     """Verify ``candidates``; a verifier that raises fails them with the error recorded.
     Returns the verdicts and whether the budget ran out while verifying."""
@@ -43,7 +46,7 @@ async def judge(
 
 
 async def verify_into(
-    verifier: Any, pool: Sequence[Entry], fresh: Sequence[Candidate], question: str | None, name: str
+    verifier: Verifier | None, pool: Sequence[Entry], fresh: Sequence[Candidate], question: str | None, name: str
 ) -> tuple[list[Entry], bool]:
     """``pool`` plus the ``fresh`` candidates with their verdicts (a ``batch_only`` verifier
     judges candidates relative to each other, so it re-judges the whole pool), and whether the

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agentloom import tracing
 from agentloom.agents.candidates import Candidate
@@ -12,12 +12,15 @@ from agentloom.agents.selection.policies import FirstFinish, Policy, Quorum, agr
 from agentloom.agents.selection.results import SelectionResult
 from agentloom.errors import VerifierError
 
+if TYPE_CHECKING:
+    from agentloom.agents.verifiers import Verifier
+
 __all__ = ["select"]
 
 
 async def select(
     candidates: Sequence[Candidate],
-    verifier: Any,
+    verifier: Verifier | None,
     policy: Policy,
     *,
     question: str | None = None,

@@ -9,7 +9,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentloom import tracing
 from agentloom.agents.selection._judging import as_candidate, verify_into
@@ -17,6 +17,9 @@ from agentloom.agents.selection.policies import Entry, FirstFinish, Policy, Quor
 from agentloom.agents.selection.results import SavedEstimate, SelectionResult
 from agentloom.budget import Budget, Cost
 from agentloom.errors import BudgetExceeded, ConfigError, VerifierError
+
+if TYPE_CHECKING:
+    from agentloom.agents.verifiers import Verifier
 
 __all__ = ["BranchWork", "select_streaming"]
 
@@ -43,7 +46,7 @@ def _mean(costs: list[Cost]) -> dict[str, float]:
 
 async def select_streaming(
     branches: Sequence[BranchWork],
-    verifier: Any,
+    verifier: Verifier | None,
     policy: Policy,
     *,
     question: str | None = None,
@@ -117,7 +120,7 @@ class _Race:
     """The branches running under a concurrency gate, verified as they finish, until the
     policy is satisfied; then the rest are cancelled (``cancelled`` lists them)."""
 
-    def __init__(self, items: list[BranchWork], verifier: Any, policy: Policy, question: str | None,
+    def __init__(self, items: list[BranchWork], verifier: Verifier | None, policy: Policy, question: str | None,
                  max_concurrency: int | None, name: str) -> None:
         ctx = tracing.current()
         self.meter = ctx.budget if ctx is not None and ctx.budget is not None else Budget(name=name)

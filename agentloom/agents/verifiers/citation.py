@@ -13,6 +13,7 @@ from agentloom.agents.verifiers._base import VerifierBase
 from agentloom.agents.verifiers._calls import ask_judge, bounded, passage_payload, resolve
 from agentloom.agents.verifiers.schemas import EntailmentJudgment
 from agentloom.citations import Citation, cited_ids
+from agentloom.models.types import Model
 
 __all__ = ["CitationVerifier"]
 
@@ -35,7 +36,7 @@ class CitationVerifier(VerifierBase):
 
     def __init__(
         self,
-        model: Any = None,
+        model: str | Model | None = None,
         *,
         threshold: float = 0.6,
         require_citations: bool = False,

@@ -22,7 +22,7 @@ from agentloom.agents.verifiers._calls import (
 from agentloom.agents.verifiers.schemas import JudgeScore, PairwiseJudgment
 from agentloom.errors import ConfigError, ModelError, ModelOutputError
 from agentloom.models.base import call_model
-from agentloom.models.types import ModelRequest
+from agentloom.models.types import Model, ModelRequest
 
 __all__ = ["DEFAULT_RUBRIC", "JudgeVerifier"]
 
@@ -45,7 +45,7 @@ class JudgeVerifier(VerifierBase):
 
     def __init__(
         self,
-        model: Any = None,
+        model: str | Model | None = None,
         rubric: str = DEFAULT_RUBRIC,
         *,
         mode: Literal["pointwise", "pairwise"] = "pointwise",
