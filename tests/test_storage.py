@@ -89,3 +89,28 @@ def test_the_dialect_builds_upserts_with_the_backend_markers() -> None:
     assert sql == ('INSERT INTO runs ("id", "status") VALUES (%s,%s) '
                    'ON CONFLICT ("id") DO UPDATE SET "status" = excluded."status"')
     assert backend().name == "sqlite"
+
+
+def test_async_reads_and_writes_run_off_the_loop_in_order(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "s.db", "runs")
+    db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
+
+    async def main() -> list[tuple[int, ...]]:
+        await db.awrite(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+        db.submit(lambda c: c.execute("INSERT INTO t VALUES (2)"))
+        return await db.aread("SELECT n FROM t ORDER BY n")  # queued after the write above
+
+    assert asyncio.run(main()) == [(1,), (2,)]
+    db.close()
+
+
+def test_inline_mode_runs_transactions_on_the_calling_thread(tmp_path: Path) -> None:
+    import threading
+
+    db = open_database(tmp_path / "s.db", "runs")
+    db.inline = True
+    seen: list[str] = []
+    db.write(lambda c: seen.append(threading.current_thread().name))
+    db.submit(lambda c: seen.append(threading.current_thread().name)).result()
+    assert seen == [threading.current_thread().name] * 2
+    db.close()
