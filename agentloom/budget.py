@@ -109,10 +109,15 @@ class LedgerRow:
     """One charge or release, as written to the run store's ledger."""
 
     budget: str
-    action: str  # "settle" | "release"
+    """The name of the budget node charged."""
+    action: str
+    """``settle`` (a call's actual cost) or ``release`` (a cancelled call's reservation)."""
     what: str
+    """What the charge was for, e.g. ``model gpt-4o-mini (act)``."""
     amount: dict[str, Any]
+    """The cost by unit (usd, input/output tokens, calls)."""
     at: float
+    """When, as a Unix timestamp."""
 
 
 @dataclass

@@ -128,31 +128,34 @@ class Candidate:
         return cls(text=completion.text, output=completion.parsed, **fields)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
-    """A verifier's judgement of one candidate.
-
-    ``score`` is in 0..1. ``passed`` is True/False, or None when the candidate could not be
-    verified (a judge whose output stayed malformed, a claim with nothing to check): an
-    unverified candidate is never counted as passing. ``field_scores`` rate each field of a
-    structured output (``FieldCrossover`` reads them).
-    """
+    """A verifier's judgement of one candidate (a frozen value: ``dataclasses.replace`` makes a changed copy)."""
 
     candidate_id: str
+    """The judged candidate's id."""
     score: float = 0.0
+    """How good it is, clamped to 0..1 (NaN counts as 0)."""
     passed: bool | None = None
+    """True or False, or None when it could not be verified (a judge whose output stayed
+    malformed, a claim with nothing to check); an unverified candidate never counts as passing."""
     feedback: str = ""
+    """Why, in words a model can act on (evolve and refinement feed it back)."""
     error: str | None = None
+    """What went wrong while verifying, if anything (the verdict then does not pass)."""
     verifier: str = ""
+    """The verifier's name."""
     field_scores: dict[str, float] = field(default_factory=dict)
+    """Scores (0..1) of each field of a structured output; ``FieldCrossover`` reads them."""
     meta: dict[str, Any] = field(default_factory=dict)
+    """Anything else the verifier reports (claims checked, judge rationales...)."""
 
     def __post_init__(self) -> None:
         score = float(self.score)
         if score != score:  # NaN
             score = 0.0
-        self.score = min(1.0, max(0.0, score))
-        self.field_scores = {k: min(1.0, max(0.0, float(v))) for k, v in self.field_scores.items()}
+        object.__setattr__(self, "score", min(1.0, max(0.0, score)))
+        object.__setattr__(self, "field_scores", {k: min(1.0, max(0.0, float(v))) for k, v in self.field_scores.items()})
 
     @property
     def verified(self) -> bool:

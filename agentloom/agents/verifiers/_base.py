@@ -4,6 +4,7 @@ labelled with the verifier's name and recorded as a ``verdict`` event."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
 from agentloom import tracing
@@ -47,9 +48,8 @@ class VerifierBase:
                 f"verifier node '{self.name}' ({type(self).__name__}) received no candidates; "
                 "check that the branches feeding it produced output"
             )
-        verdicts = await self._verify(items, question)
+        verdicts = [v if v.verifier else replace(v, verifier=self.name) for v in await self._verify(items, question)]
         for verdict in verdicts:
-            verdict.verifier = verdict.verifier or self.name
             record_verdict(verdict, self.name)
         return verdicts
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -95,8 +96,7 @@ class FunctionVerifier(VerifierBase):
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], str):
             result, feedback = result
         if isinstance(result, Verdict):
-            result.candidate_id = candidate.id
-            return result
+            return replace(result, candidate_id=candidate.id)
         if result is None:
             return Verdict(candidate.id, 0.0, None, feedback=feedback or "the verifier returned None (no judgement)")
         if isinstance(result, bool):
