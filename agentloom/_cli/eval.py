@@ -19,8 +19,9 @@ __all__ = ["eval_cmd"]
 @click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 def eval_cmd(questions: str, corpus: tuple[str, ...], model: str | None, as_json: bool) -> None:
-    """Score answer recall and citation precision of research reports on QUESTIONS (a JSON list
-    of {"question", "expected", "support"} objects)."""
+    """Score research answers on QUESTIONS (a JSON list of {"question", "expected", "support"}
+    objects; "unanswerable": true for a question the corpus cannot answer). The headline score
+    is strict: a short answer passes when it holds every expected value. Exit 2 on a bad file."""
     import asyncio
     from pathlib import Path
 

@@ -1,25 +1,23 @@
-"""Offline quality: score research reports against a question set (``loom eval``).
+"""Quality of research answers on a question set (``loom eval``), for any model.
 
-A question set is a JSON list of ``{"question": ..., "expected": [...], "support": [...]}``.
-``expected`` holds strings a good report contains; ``support`` strings a cited passage must hold
-to count as support. An empty ``expected`` marks a question the corpus cannot answer: the good
-report says no evidence was found.
+A question set is a JSON list of ``{"question", "expected", "support"}`` objects, optionally with
+``kind``, ``source`` and ``unanswerable``. ``expected`` holds the values a correct short answer
+contains; ``support`` strings a cited passage must hold to count as support. A question the
+corpus cannot answer has ``"expected": []`` and ``"unanswerable": true``; a question with
+neither is an input error.
 
 Metrics (each from 0 to 1, higher is better):
 
-- **answer recall**: the share of ``expected`` strings present in the report's text (its
-  references list and usage footer excluded). Matching ignores case, markdown emphasis, runs of
-  whitespace, dash variants and thousands separators ("17,000" matches "17000"), and needs word
-  boundaries at both ends ("21 times" does not match "121 times"). For a question with no
-  expected strings it is 1 when the report says no (supporting) evidence was found, else 0.
-- **citation precision**: the share of the report's cited passages that support it. With
-  ``support`` strings, a passage supports when it contains at least one of them (same matching).
-  Without them, a passage supports when every report sentence citing it is lexically grounded
-  in it (at least 60% of the sentence's content terms occur in the passage). A report that cites
-  nothing scores 1 when nothing was expected (a no-answer question) and 0 otherwise; a report
-  for a no-answer question that cites anything scores 0.
-- **grounding**: the lexical test above for every cited passage, whatever ``support`` says:
-  how much of what the report cites actually says what the citing sentences say.
+- **strict** (the headline): the question passes when its *short answer* holds every expected
+  value after number and unit normalisation ("£468,500" holds "GBP 468,500", "640-metre" holds
+  "640 metres"); a leading "yes"/"no" value must be the answer's first word; an unanswerable
+  question passes when the short answer says the corpus does not contain it.
+- **recall** (second column): the share of expected values found anywhere in the report's body
+  (its references list and usage footer excluded), with the same matching.
+- **citation precision**: the share of cited passages that hold a ``support`` string, or when
+  there are none, that ground every sentence citing them.
+- **grounding**: for every cited passage, whether each report sentence citing it has at least
+  60% of its content terms in the passage, by the evaluator's own tokeniser.
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,8 +32,10 @@ from typing import Any
 
 from agentloom.citations import Citation
 from agentloom.errors import AgentloomError, ConfigError, CorpusError, UsageError
+from agentloom.research._scoring import GROUNDING, contains, grounded, normalize, says_no_evidence, sentences, short_answer_holds
 
 __all__ = [
+    "GROUNDING",
     "EvalQuestion",
     "EvalReport",
     "EvalRow",
@@ -48,41 +47,9 @@ __all__ = [
     "score_report",
 ]
 
-#: Share of a sentence's content terms a passage must hold for the sentence to be grounded in it.
-GROUNDING = 0.6
-_NO_EVIDENCE = re.compile(r"\bno (supporting |relevant )?evidence\b|\bnothing (relevant )?was found\b", re.I)
 _REFERENCES = re.compile(r"^#{1,3}\s*references\s*$", re.I | re.M)
 _FOOTER = re.compile(r"^---\s*$\n+\s*\*\*Usage:\*\*.*", re.M | re.S)
 _NUMBERED = re.compile(r"\[(\d{1,3})\]")
-
-
-# --------------------------------------------------------------------------- matching
-def normalize(text: str) -> str:
-    """Text reduced for matching: NFKC, lower case, no markdown emphasis, one kind of dash,
-    no thousands separators, single spaces."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = re.sub(r"[*_`]+", "", text)
-    text = re.sub(r"[‐‑‒–—−]", "-", text)
-    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
-    return " ".join(text.split())
-
-
-def _contains(haystack: str, needle: str) -> bool:
-    """Whether normalized ``needle`` occurs in normalized ``haystack`` at word boundaries."""
-    needle = normalize(needle)
-    if not needle:
-        return False
-    pattern = re.escape(needle)
-    if needle[0].isalnum():
-        pattern = r"(?<![0-9a-z])" + pattern
-    if needle[-1].isalnum():
-        pattern = pattern + r"(?![0-9a-z])"
-    return re.search(pattern, haystack) is not None
-
-
-def says_no_evidence(text: str) -> bool:
-    """Whether a report states that no (supporting) evidence was found."""
-    return bool(_NO_EVIDENCE.search(text))
 
 
 def _body(report: str) -> str:
@@ -93,22 +60,7 @@ def _body(report: str) -> str:
 
 
 def _citing_sentences(body: str, number: int) -> list[str]:
-    from agentloom.models.offline import _text
-
-    out = []
-    for sentence in _text.sentences(body):
-        if f"[{number}]" in sentence:
-            out.append(_NUMBERED.sub("", sentence))
-    return out
-
-
-def _grounded(sentences: Sequence[str], passage: str) -> bool:
-    from agentloom.models.offline import _text
-
-    if not sentences:
-        return False
-    have = _text.content_terms(passage)
-    return all(_text.overlap(_text.content_terms(s), have) >= GROUNDING for s in sentences)
+    return [_NUMBERED.sub("", s) for s in sentences(body) if f"[{number}]" in s]
 
 
 def score_report(
@@ -116,38 +68,43 @@ def score_report(
     citations: Sequence[Citation | dict[str, Any]],
     expected: Sequence[str],
     support: Sequence[str],
+    *,
+    short_answer: str = "",
+    unanswerable: bool | None = None,
 ) -> dict[str, Any]:
     """Score one report (see the module docstring for the definitions). ``citations`` are the
     report's numbered citations in order (``citations[0]`` is ``[1]``); dicts with a ``text``
-    key are accepted too. Returns the three metrics plus what was found, missing and
-    unsupported."""
+    key are accepted too. ``unanswerable`` defaults to "``expected`` is empty". Returns the
+    metrics plus what was found, missing and unsupported."""
     body = _body(report_markdown)
-    norm_body = normalize(body)
     texts = [c.text if isinstance(c, Citation) else str(c.get("text", "")) for c in citations]
-    no_answer = not expected
+    no_answer = (not expected) if unanswerable is None else unanswerable
     if no_answer:
         found: list[str] = []
         missing: list[str] = []
         recall = 1.0 if says_no_evidence(body) else 0.0
     else:
-        found = [e for e in expected if _contains(norm_body, e)]
+        found = [e for e in expected if contains(body, e)]
         missing = [e for e in expected if e not in found]
         recall = len(found) / len(expected)
-    grounded = [_grounded(_citing_sentences(body, i), text) for i, text in enumerate(texts, 1)]
+    strict, short_missing = short_answer_holds(short_answer, expected, unanswerable=no_answer)
+    grounded_ = [grounded(_citing_sentences(body, i), text) for i, text in enumerate(texts, 1)]
     if support:
-        supported = [any(_contains(normalize(text), s) for s in support) for text in texts]
+        supported = [any(contains(text, s) for s in support) for text in texts]
     else:
-        supported = list(grounded)
+        supported = list(grounded_)
     if not texts:
         precision = 1.0 if no_answer else 0.0
         grounding = 1.0 if no_answer else 0.0
     elif no_answer:
         precision = 0.0
-        grounding = sum(grounded) / len(grounded)
+        grounding = sum(grounded_) / len(grounded_)
     else:
         precision = sum(supported) / len(supported)
-        grounding = sum(grounded) / len(grounded)
+        grounding = sum(grounded_) / len(grounded_)
     return {
+        "strict": 1.0 if strict else 0.0,
+        "short_missing": short_missing,
         "answer_recall": recall,
         "citation_precision": precision,
         "grounding": grounding,
@@ -163,11 +120,13 @@ def score_report(
 # --------------------------------------------------------------------------- the question set
 @dataclass(slots=True)
 class EvalQuestion:
-    """One question of a set, with the strings its report should contain and cite."""
+    """One question of a set, with the values its short answer must hold and its report cite."""
 
     question: str
     expected: list[str] = field(default_factory=list)
     support: list[str] = field(default_factory=list)
+    unanswerable: bool = False
+    kind: str = ""
 
 
 def _strings(value: Any, where: str, key: str) -> list[str]:
@@ -176,6 +135,32 @@ def _strings(value: Any, where: str, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: '{key}' must be a list of strings")
     return [v for v in value if v.strip()]
+
+
+_KEYS = {"question", "expected", "support", "unanswerable", "kind", "source", "id", "notes"}
+
+
+def _question(item: Any, where: str) -> EvalQuestion:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: expected an object with 'question', 'expected' and 'support'")
+    question = item.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise ConfigError(f"{where}: 'question' must be a non-empty string")
+    unknown = sorted(set(item) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; use question, expected, support, unanswerable, kind, source")
+    unanswerable = item.get("unanswerable", False)
+    if not isinstance(unanswerable, bool):
+        raise ConfigError(f"{where}: 'unanswerable' must be true or false")
+    kind = item.get("kind", "")
+    if not isinstance(kind, str):
+        raise ConfigError(f"{where}: 'kind' must be a string")
+    expected = _strings(item.get("expected"), where, "expected")
+    if not expected and not unanswerable:
+        raise ConfigError(f"{where}: no 'expected' values; list what a correct answer holds, or set \"unanswerable\": true")
+    if expected and unanswerable:
+        raise ConfigError(f"{where}: an unanswerable question cannot list 'expected' values; drop one of them")
+    return EvalQuestion(question.strip(), expected, _strings(item.get("support"), where, "support"), unanswerable, kind.strip())
 
 
 def load_questions(path: str | Path) -> list[EvalQuestion]:
@@ -195,19 +180,7 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
         raise ConfigError(f"questions file '{file}' must hold a JSON list of {{\"question\", \"expected\", \"support\"}} objects")
     if not raw:
         raise ConfigError(f"questions file '{file}' holds no questions")
-    out: list[EvalQuestion] = []
-    for i, item in enumerate(raw, 1):
-        where = f"{file}: question {i}"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{where}: expected an object with 'question', 'expected' and 'support'")
-        question = item.get("question")
-        if not isinstance(question, str) or not question.strip():
-            raise ConfigError(f"{where}: 'question' must be a non-empty string")
-        unknown = sorted(set(item) - {"question", "expected", "support", "id", "notes"})
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; use question, expected, support")
-        out.append(EvalQuestion(question.strip(), _strings(item.get("expected"), where, "expected"), _strings(item.get("support"), where, "support")))
-    return out
+    return [_question(item, f"{file}: question {i}") for i, item in enumerate(raw, 1)]
 
 
 # --------------------------------------------------------------------------- running it
@@ -227,6 +200,11 @@ class EvalRow:
     run_id: str = ""
     partial: bool = False
     error: str | None = None
+    strict: float = 0.0
+    short_missing: list[str] = field(default_factory=list)
+    kind: str = ""
+    tokens: int = 0
+    calls: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -239,6 +217,11 @@ class EvalReport:
     rows: list[EvalRow]
     corpus: list[str]
     model: str
+
+    @property
+    def strict(self) -> float:
+        """Share of questions whose short answer holds every expected value."""
+        return _mean([r.strict for r in self.rows])
 
     @property
     def answer_recall(self) -> float:
@@ -256,39 +239,57 @@ class EvalReport:
     def errors(self) -> int:
         return sum(1 for r in self.rows if r.error)
 
+    def by_kind(self) -> dict[str, float]:
+        """Strict accuracy per question kind (questions without a kind are left out)."""
+        kinds: dict[str, list[float]] = {}
+        for row in self.rows:
+            if row.kind:
+                kinds.setdefault(row.kind, []).append(row.strict)
+        return {k: round(_mean(v), 4) for k, v in sorted(kinds.items())}
+
     def totals(self) -> dict[str, Any]:
         return {
             "questions": len(self.rows),
+            "strict": round(self.strict, 4),
+            "passed": sum(1 for r in self.rows if r.strict),
             "answer_recall": round(self.answer_recall, 4),
             "citation_precision": round(self.citation_precision, 4),
             "grounding": round(self.grounding, 4),
             "errors": self.errors,
             "wall_s": round(sum(r.wall_s for r in self.rows), 3),
+            "by_kind": self.by_kind(),
         }
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "corpus": self.corpus, "questions": [r.to_dict() for r in self.rows], "totals": self.totals()}
 
-    def table(self, width: int = 60) -> str:
-        """A plain-text table: one row per question, then the means."""
-        head = f"{'#':>3}  {'question':<{width}}  {'recall':>6}  {'prec':>6}  {'ground':>6}  {'cited':>5}  {'time':>6}"
+    def table(self, width: int = 56) -> str:
+        """A plain-text table: one row per question (a failing one shows its short answer and
+        what it lacks), then the means and the strict score per kind."""
+        head = f"{'#':>3}  {'question':<{width}}  {'strict':>6}  {'recall':>6}  {'prec':>6}  {'ground':>6}  {'cited':>5}  {'time':>6}"
         lines = [head, "-" * len(head)]
         for i, row in enumerate(self.rows, 1):
             question = row.question if len(row.question) <= width else row.question[: width - 1] + "…"
+            mark = "pass" if row.strict else "FAIL"
             lines.append(
-                f"{i:>3}  {question:<{width}}  {row.answer_recall:>6.2f}  {row.citation_precision:>6.2f}  "
+                f"{i:>3}  {question:<{width}}  {mark:>6}  {row.answer_recall:>6.2f}  {row.citation_precision:>6.2f}  "
                 f"{row.grounding:>6.2f}  {row.cited:>5}  {row.wall_s:>5.1f}s"
             )
             if row.error:
                 lines.append(f"     error: {row.error}")
-            elif row.missing:
-                lines.append(f"     missing: {', '.join(row.missing)}")
+            elif not row.strict:
+                short = " ".join(row.short_answer.split())
+                lines.append(f"     short answer: {short[:200] + ('…' if len(short) > 200 else '')}")
+                lines.append(f"     lacks: {', '.join(row.short_missing)}")
         t = self.totals()
         lines.append("-" * len(head))
         lines.append(
-            f"{'':>3}  {'mean over ' + str(t['questions']) + ' questions':<{width}}  {t['answer_recall']:>6.2f}  "
+            f"{'':>3}  {'mean over ' + str(t['questions']) + ' questions':<{width}}  {t['strict']:>6.2f}  {t['answer_recall']:>6.2f}  "
             f"{t['citation_precision']:>6.2f}  {t['grounding']:>6.2f}  {'':>5}  {t['wall_s']:>5.1f}s"
         )
+        lines.append(f"strict: {t['passed']}/{t['questions']} short answers hold every expected value")
+        if t["by_kind"]:
+            lines.append("by kind: " + ", ".join(f"{k} {v:.2f}" for k, v in t["by_kind"].items()))
         if t["errors"]:
             lines.append(f"{t['errors']} question(s) failed")
         return "\n".join(lines)
@@ -336,12 +337,15 @@ async def evaluate(
         except UsageError:
             raise
         except AgentloomError as exc:
-            rows.append(EvalRow(item.question, 0.0, 0.0, 0.0, [], list(item.expected), 0, wall_s=time.perf_counter() - start, error=exc.one_line()))
+            rows.append(
+                EvalRow(item.question, 0.0, 0.0, 0.0, [], list(item.expected), 0, wall_s=time.perf_counter() - start, error=exc.one_line(), kind=item.kind)
+            )
             continue
         wall = time.perf_counter() - start
         report = result.output if isinstance(result.output, str) else str(result.output)
-        score = score_report(report, list(result.citations), item.expected, item.support)
-        meta = result.meta if isinstance(result.meta, dict) else {}
+        short = str(meta.get("short_answer") or "") if isinstance(meta := result.meta, dict) else ""
+        score = score_report(report, list(result.citations), item.expected, item.support, short_answer=short, unanswerable=item.unanswerable)
+        usage = getattr(result, "usage", None)
         rows.append(
             EvalRow(
                 question=item.question,
@@ -351,10 +355,15 @@ async def evaluate(
                 found=score["found"],
                 missing=score["missing"],
                 cited=score["cited"],
-                short_answer=str(meta.get("short_answer") or ""),
+                short_answer=short,
                 wall_s=round(wall, 3),
                 run_id=str(getattr(result, "run_id", "") or ""),
                 partial=bool(getattr(result, "partial", False)),
+                strict=score["strict"],
+                short_missing=score["short_missing"],
+                kind=item.kind,
+                tokens=int(getattr(usage, "tokens", 0) or 0),
+                calls=int(getattr(usage, "llm_calls", 0) or 0),
             )
         )
     name = model if isinstance(model, str) else getattr(model, "name", None)
