@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from agentloom._cli._common import model_options
+
 if TYPE_CHECKING:
     from agentloom.budget import Budget
     from agentloom.result import Result
@@ -17,6 +19,7 @@ __all__ = ["research"]
 @click.argument("question", required=False)
 @click.option("--corpus", "corpus", multiple=True, type=click.Path(), help="Corpus folder (repeatable). Default: the shipped example corpus.")
 @click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
+@model_options
 @click.option("--width", default="auto", show_default=True, help="Research teams per round: auto or a number.")
 @click.option("--depth", default="auto", show_default=True, help="Research rounds at most: auto or a number.")
 @click.option("--budget-usd", type=float, default=None, help="Hard limit on spend in USD.")
@@ -30,7 +33,7 @@ __all__ = ["research"]
 def research(
     question: str | None,
     corpus: tuple[str, ...],
-    model: str | None,
+    model: str | None, base_url: str | None, api_key_env: str | None, price: str | None, tool_mode: str | None,
     width: str,
     depth: str,
     budget_usd: float | None,
@@ -49,12 +52,14 @@ def research(
     """
     import asyncio
 
+    from agentloom._cli._common import model_from_flags
     from agentloom._cli._display import RunDisplay
     from agentloom._paths import default_corpus
     from agentloom.research.run import corpus_paths
     from agentloom.runstore import RunStore, new_run_id
 
     _check_inputs(question, resume, width, depth)
+    chosen = model_from_flags(model, base_url, api_key_env, price, tool_mode)
     budget = _budget(budget_usd, budget_tokens, budget_seconds)
     paths = corpus_paths(list(corpus)) if corpus else []
     if resume is not None:
@@ -71,7 +76,7 @@ def research(
             return await run_research(
                 question,
                 corpus=paths or None,
-                model=model,
+                model=chosen,
                 width=width,
                 depth=depth,
                 budget=budget,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from agentloom.graph.builder import Graph
     from agentloom.graph.spec import GraphSpec
     from agentloom.memory.bank import MemoryBank
+    from agentloom.models.types import Model
     from agentloom.runstore import RunStore
 
 __all__ = ["run_graph", "checkpoint_path"]
@@ -76,7 +77,7 @@ async def run_graph(
     *,
     budget: Budget | None = None,
     run_id: str | None = None,
-    model: str | None = None,
+    model: str | Model | None = None,
     resume: bool = False,
     store: RunStore | None = None,
     listeners: list[Callable[[dict[str, Any]], None]] | None = None,

@@ -89,6 +89,9 @@ class ModelBase:
     """
 
     name: str = "model"
+    tool_mode: str = "auto"
+    """How this model is asked for tool calls: ``native``, ``json``, ``text`` or ``auto`` (see
+    ``agentloom.agents.tool_protocol``)."""
 
     def __init__(
         self,
