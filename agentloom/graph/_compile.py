@@ -15,7 +15,15 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from agentloom import tracing
-from agentloom.errors import AgentloomError, BudgetExceeded, ConfigError, ModelError, ToolError
+from agentloom.errors import (
+    AgentloomError,
+    BudgetExceeded,
+    ConfigError,
+    ModelError,
+    PlanError,
+    ToolError,
+    VerifierError,
+)
 from agentloom.graph import _interp
 from agentloom.graph._nodes import execute
 from agentloom.graph._resources import LazyResources, Resources
@@ -208,7 +216,14 @@ class _Builder:
             scope["item"] = state.get(ITEM)
             scope["index"] = index
             team = _interp.render(node.team, scope) if node.team else f"{name}-{index}"
-            output, flags = await self._run(body, f"{name}[{index}]", scope, res, team=str(team), partial=False, config=config)
+            try:
+                output, flags = await self._run(body, f"{name}[{index}]", scope, res, team=str(team), partial=False, config=config)
+            except (PlanError, ModelError, ToolError, VerifierError) as exc:
+                # one branch's failure never discards the others: it becomes this branch's output
+                output = {"text": "", "failed": True, "error_type": type(exc).__name__, "error": exc.one_line(), "item": scope["item"]}
+                flags = {"branch_failures": [f"{name}[{index}]: {type(exc).__name__}: {exc.one_line()}"]}
+                tracing.emit("branch_failed", f"{name}[{index}]", status="error", error=exc.one_line(),
+                             data={"map": name, "index": index, "error_type": type(exc).__name__})
             update: dict[str, Any] = {BRANCHES: {name: {str(index): output}}}
             if flags:
                 update[FLAGS] = flags

@@ -67,13 +67,32 @@ def strip_fences(text: str) -> str:
     return text.strip()
 
 
+def _embedded_json(text: str) -> Any:
+    """The first JSON object or array inside ``text`` (prose or a fence around it), else None."""
+    decoder = json.JSONDecoder()
+    for start, ch in enumerate(text):
+        if ch in "{[":
+            try:
+                return decoder.raw_decode(text, start)[0]
+            except ValueError:
+                continue
+    return None
+
+
 def parse_structured(text: str | None, output_type: type[BaseModel]) -> BaseModel:
     """Validate a completion's text as ``output_type``; raises ``ValueError`` with the problems."""
     if not text:
         raise ValueError("the response was empty; expected a JSON object")
+    body = strip_fences(text)
     try:
-        return output_type.model_validate_json(strip_fences(text))
+        return output_type.model_validate_json(body)
     except ValidationError as exc:
+        embedded = _embedded_json(body) if any(e["type"] == "json_invalid" for e in exc.errors()) else None
+        if embedded is not None:
+            try:
+                return output_type.model_validate(embedded)
+            except ValidationError as inner:
+                exc = inner
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:8]
         )

@@ -28,7 +28,7 @@ from agentloom import tracing
 from agentloom.budget import Budget
 from agentloom.citations import Citation, citations_for, collect_passages
 from agentloom.errors import BudgetExceeded, ConfigError, ModelOutputError, PlanError
-from agentloom.models.base import ModelBase, call_model, parse_structured
+from agentloom.models.base import ModelBase, call_model, strip_fences
 from agentloom.models.resolve import resolve_model
 from agentloom.models.types import Message, Model, ModelRequest
 from agentloom.planners._dag_prompts import (
@@ -451,16 +451,16 @@ class DAGPlanner:
         parser.close()
         text = "".join(pieces)
         if not parser.seen_task and parser.json_errors:
-            # not JSON Lines after all: accept one whole JSON plan (e.g. pretty-printed)
-            try:
-                whole = parse_structured(text, DAGPlanSchema)
-            except ValueError:
-                pass
-            else:
-                assert isinstance(whole, DAGPlanSchema)
+            # not JSON Lines after all: accept whole JSON values written over several lines
+            # (a pretty-printed plan, or one indented object per task)
+            values = _json_values(strip_fences(text))
+            if values:
                 parser.json_errors = []
-                for item in whole.tasks:
-                    parser.handle(item.model_dump())
+                for value in values:
+                    for obj in value if isinstance(value, list) else [value]:
+                        parser.handle(obj)
+        if not parser.seen_task and not parser.json_errors and not parser.errors and not session.executed():
+            parser.errors.append("the plan has no tasks: write at least one task object with id, tool and args")
         return text
 
     async def _plan_streamed(self, session: _Session, task: str, model: Model, feedback: str) -> list[TaskRecord]:
@@ -479,7 +479,11 @@ class DAGPlanner:
                        f"Send only the corrected tasks (and any tasks that needed a rejected one), one JSON object per line, ids from {first_free}.")
         repair_messages = [*messages, Message("assistant", text), Message("user", repair_text)]
         second = _StreamParser(session, accepted)
-        await self._stream_once(session, self._request(session, task, repair_messages, streamed=True, repair="; ".join(problems)), second, model)
+        repaired = await self._stream_once(session, self._request(session, task, repair_messages, streamed=True, repair="; ".join(problems)), second, model)
+        if _same_answer(repaired, text):
+            self._record_problems(session, problems, repaired=True)
+            await session.cancel_pending()
+            raise PlanError(_unchanged_error_line(problems))
         again = second.json_errors + second.errors
         dispatched = parser.dispatched + second.dispatched
         if again:
@@ -494,12 +498,17 @@ class DAGPlanner:
         plan, text = await self._structured_call(model, request)
         problems = validate_plan(plan.tasks, session.tools, executed=session.executed(), next_id=session.next_id, max_tasks=self.max_tasks)
         problems += self._repeat_problems(session, plan.tasks)
+        if not plan.tasks and not session.executed():
+            problems.append("the plan has no tasks: write at least one task object with id, tool and args")
         if problems:
             self._record_problems(session, problems, repaired=False)
             repair_text = ("Your plan has problems:\n" + "\n".join(f"- {p}" for p in problems) +
                            f"\nReply with the whole corrected plan as one JSON object, ids from {session.next_id}.")
             repair = self._request(session, task, [*messages, Message("assistant", text), Message("user", repair_text)], streamed=False, repair="; ".join(problems))
-            plan, _ = await self._structured_call(model, repair)
+            plan, repaired_text = await self._structured_call(model, repair)
+            if _same_answer(repaired_text, text):
+                self._record_problems(session, problems, repaired=True)
+                raise PlanError(_unchanged_error_line(problems))
             again = validate_plan(plan.tasks, session.tools, executed=session.executed(), next_id=session.next_id, max_tasks=self.max_tasks)
             again += self._repeat_problems(session, plan.tasks)
             if again:
@@ -542,6 +551,35 @@ class DAGPlanner:
         completion = await call_model(model, request)
         parsed = completion.parsed
         return parsed if isinstance(parsed, JoinDecision) else JoinDecision.model_validate(parsed)
+
+
+def _json_values(text: str) -> list[Any]:
+    """Every top-level JSON value in ``text``, in order, skipping prose between them."""
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    at = 0
+    while at < len(text):
+        if text[at] not in "{[":
+            at += 1
+            continue
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at += 1
+            continue
+        values.append(value)
+        at = end
+    return values
+
+
+def _same_answer(a: str, b: str) -> bool:
+    """Whether a repair repeats the failed answer (ignoring whitespace)."""
+    return "".join(a.split()) == "".join(b.split())
+
+
+def _unchanged_error_line(problems: list[str]) -> str:
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    return f"DAGPlanner: the plan is still invalid after one repair, which repeated the failed plan unchanged: {problems[0]}{more}"
 
 
 def _plan_error_line(problems: list[str]) -> str:
