@@ -22,7 +22,7 @@ from agentloom.budget import Budget, Cost, Price
 from agentloom.errors import ConfigError, ModelError, ModelHTTPError, ModelOutputError
 from agentloom.models.types import Completion, Message, ModelRequest, Usage
 
-__all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "parse_structured", "strip_fences"]
+__all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "json_values", "parse_structured", "strip_fences"]
 
 DEFAULT_MAX_TOKENS = 4096
 
@@ -67,16 +67,24 @@ def strip_fences(text: str) -> str:
     return text.strip()
 
 
-def _embedded_json(text: str) -> Any:
-    """The first JSON object or array inside ``text`` (prose or a fence around it), else None."""
+def json_values(text: str) -> list[Any]:
+    """Every top-level JSON object or array in ``text``, in order, skipping prose between them
+    (models wrap JSON in explanations, or write one indented object after another)."""
     decoder = json.JSONDecoder()
-    for start, ch in enumerate(text):
-        if ch in "{[":
-            try:
-                return decoder.raw_decode(text, start)[0]
-            except ValueError:
-                continue
-    return None
+    values: list[Any] = []
+    at = 0
+    while at < len(text):
+        if text[at] not in "{[":
+            at += 1
+            continue
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at += 1
+            continue
+        values.append(value)
+        at = end
+    return values
 
 
 def parse_structured(text: str | None, output_type: type[BaseModel]) -> BaseModel:
@@ -87,10 +95,10 @@ def parse_structured(text: str | None, output_type: type[BaseModel]) -> BaseMode
     try:
         return output_type.model_validate_json(body)
     except ValidationError as exc:
-        embedded = _embedded_json(body) if any(e["type"] == "json_invalid" for e in exc.errors()) else None
-        if embedded is not None:
+        embedded = json_values(body) if any(e["type"] == "json_invalid" for e in exc.errors()) else []
+        if embedded:
             try:
-                return output_type.model_validate(embedded)
+                return output_type.model_validate(embedded[0])
             except ValidationError as inner:
                 exc = inner
         problems = "; ".join(

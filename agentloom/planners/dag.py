@@ -28,7 +28,7 @@ from agentloom import tracing
 from agentloom.budget import Budget
 from agentloom.citations import Citation, citations_for, collect_passages
 from agentloom.errors import BudgetExceeded, ConfigError, ModelOutputError, PlanError
-from agentloom.models.base import ModelBase, call_model, strip_fences
+from agentloom.models.base import ModelBase, call_model, json_values, strip_fences
 from agentloom.models.resolve import resolve_model
 from agentloom.models.types import Message, Model, ModelRequest
 from agentloom.planners._dag_prompts import (
@@ -453,7 +453,7 @@ class DAGPlanner:
         if not parser.seen_task and parser.json_errors:
             # not JSON Lines after all: accept whole JSON values written over several lines
             # (a pretty-printed plan, or one indented object per task)
-            values = _json_values(strip_fences(text))
+            values = json_values(strip_fences(text))
             if values:
                 parser.json_errors = []
                 for value in values:
@@ -551,25 +551,6 @@ class DAGPlanner:
         completion = await call_model(model, request)
         parsed = completion.parsed
         return parsed if isinstance(parsed, JoinDecision) else JoinDecision.model_validate(parsed)
-
-
-def _json_values(text: str) -> list[Any]:
-    """Every top-level JSON value in ``text``, in order, skipping prose between them."""
-    decoder = json.JSONDecoder()
-    values: list[Any] = []
-    at = 0
-    while at < len(text):
-        if text[at] not in "{[":
-            at += 1
-            continue
-        try:
-            value, end = decoder.raw_decode(text, at)
-        except ValueError:
-            at += 1
-            continue
-        values.append(value)
-        at = end
-    return values
 
 
 def _same_answer(a: str, b: str) -> bool:
