@@ -140,3 +140,20 @@ def test_existing_stores_open_while_another_connection_holds_the_write_lock(tmp_
         thread.join()
     for store in opened:
         store.close()  # type: ignore[attr-defined]
+
+
+def test_rows_queued_while_locked_land_in_one_batch_in_order(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "s.db", "runs")
+    db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
+    holder = hold_write_lock(tmp_path / "s.db")
+    try:
+        for n in range(100):
+            db.add_rows("INSERT INTO t VALUES (?)", [(n,)])
+        db.submit(lambda c: c.execute("INSERT INTO t VALUES (1000)"))  # after the batch, never inside it
+        db.add_rows("INSERT INTO t VALUES (?)", [(2000,)])
+        assert db._pending == 3  # noqa: SLF001 - one batch, the write, a second batch
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert [r[0] for r in db.read("SELECT n FROM t ORDER BY rowid")] == [*range(100), 1000, 2000]
+    db.close()

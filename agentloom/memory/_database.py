@@ -96,6 +96,10 @@ class BankDatabase:
         is atomic across threads and processes; the caller waits for the result."""
         return self.database.write(fn)
 
+    def add_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Queue rows of one statement without waiting; rows queued back to back share a transaction."""
+        self.database.add_rows(sql, rows)
+
     def submit(self, fn: Callable[[Connection], Any]) -> concurrent.futures.Future[Any]:
         """Queue a write transaction without waiting (logs whose result nobody needs)."""
         return self.database.submit(fn)
