@@ -93,7 +93,8 @@ class RunStore:
         self._lock = threading.RLock()
         self._buffer: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
-        self.database.write(lambda conn: [conn.execute(sql) for sql in _SCHEMA])
+        if not {"runs", "events", "artifacts"} <= self.database.tables():  # an existing store needs no write lock to open
+            self.database.write(lambda conn: [conn.execute(sql) for sql in _SCHEMA])
 
     # ----------------------------------------------------------------- runs
     def create_run(

@@ -114,3 +114,29 @@ def test_inline_mode_runs_transactions_on_the_calling_thread(tmp_path: Path) -> 
     db.submit(lambda c: seen.append(threading.current_thread().name)).result()
     assert seen == [threading.current_thread().name] * 2
     db.close()
+
+
+def test_existing_stores_open_while_another_connection_holds_the_write_lock(tmp_path: Path) -> None:
+    import threading
+
+    RunStore(tmp_path / "runs.db").close()
+    MemoryBank(tmp_path / "memory.db").close()
+    holders = [hold_write_lock(tmp_path / "runs.db"), hold_write_lock(tmp_path / "memory.db")]
+    opened: list[object] = []
+
+    def open_both() -> None:
+        opened.append(RunStore(tmp_path / "runs.db"))
+        opened.append(MemoryBank(tmp_path / "memory.db"))
+
+    thread = threading.Thread(target=open_both, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    try:
+        assert len(opened) == 2  # neither waited for the lock
+    finally:
+        for holder in holders:
+            holder.execute("COMMIT")
+            holder.close()
+        thread.join()
+    for store in opened:
+        store.close()  # type: ignore[attr-defined]

@@ -39,7 +39,8 @@ class BankDatabase:
         self.file_key = str(self.path.resolve())
         self._vectors: VectorIndex | None = None
         self._vec_lock = threading.Lock()
-        self.write(lambda conn: ensure_schema(conn))
+        if not {"entries", "entries_fts", "decisions", "reads", "models", "passages"} <= self.database.tables():
+            self.write(lambda conn: ensure_schema(conn))  # an existing bank opens without the write lock
 
     def close(self) -> None:
         self.database.close()

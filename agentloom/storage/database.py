@@ -55,6 +55,10 @@ class Database(ABC):
         """Run ``fn(conn)`` in one write transaction (waiting out other writers), commit, return."""
 
     @abstractmethod
+    def tables(self) -> set[str]:
+        """The names of the store's tables (so a store can skip creating them)."""
+
+    @abstractmethod
     def guard(self, fn: Callable[[], T]) -> T:
         """Run ``fn``, turning driver errors that mean a broken store into ``StoreError``."""
 
