@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from agentloom._cli._common import model_connection
+
 if TYPE_CHECKING:
     from agentloom.budget import Budget
     from agentloom.result import Result
@@ -27,6 +29,7 @@ __all__ = ["research"]
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--resume", "resume", default=None, metavar="RUN_ID", help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@model_connection
 def research(
     question: str | None,
     corpus: tuple[str, ...],

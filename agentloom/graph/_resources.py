@@ -102,7 +102,7 @@ def resolve_inputs(spec: GraphSpec, given: Mapping[str, Any] | None, base_dir: P
 
 # --------------------------------------------------------------------------- models
 def _build_model(name: str, mspec: ModelSpec, inputs: Mapping[str, Any], refs: Mapping[str, Any]) -> Any:
-    from agentloom.models.resolve import resolve_model
+    from agentloom.models.resolve import parse_price, resolve_model
 
     where = f"models.{name}"
     params = _interp.resolve_env(_interp.render(mspec.params, inputs), f"{where}.params")
@@ -116,7 +116,9 @@ def _build_model(name: str, mspec: ModelSpec, inputs: Mapping[str, Any], refs: M
             return obj(**params)
         raise ConfigError(f"{where}: {mspec.ref} is neither a model nor a function returning one")
     model_name = _interp.resolve_env(_interp.render(mspec.model, inputs), f"{where}.model")
-    return resolve_model(model_name, **params)
+    base_url = _interp.resolve_env(_interp.render(mspec.base_url, inputs), f"{where}.base_url")
+    return resolve_model(model_name, base_url=base_url, api_key_env=mspec.api_key_env,
+                         price=parse_price(mspec.price, f"{where}.price"), **params)
 
 
 # --------------------------------------------------------------------------- tools

@@ -174,6 +174,11 @@ class ModelSpec(_Strict):
     params: dict[str, Any] = Field(
         default_factory=dict, description="passed to the model (temperature, api_key: '${env:OPENAI_API_KEY}', ...)"
     )
+    base_url: str | None = Field(None, description="an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    api_key_env: str | None = Field(None, description="the environment variable that holds the model's API key")
+    price: str | dict[str, float] | None = Field(
+        None, description="USD per million tokens, 'INPUT,OUTPUT' or {input, output}, for a model litellm cannot price"
+    )
 
     @model_validator(mode="before")
     @classmethod

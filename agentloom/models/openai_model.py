@@ -96,7 +96,7 @@ class OpenAIModel(ModelBase):
             return key
         if self._is_openai():
             raise MissingAPIKeyError(
-                f"model '{self.model}' at api.openai.com needs an API key: set OPENAI_API_KEY or pass api_key=..."
+                f"model '{self.model}' at api.openai.com needs an API key: set OPENAI_API_KEY (or name another variable with --api-key-env VAR; in Python, api_key=...)"
             )
         return PLACEHOLDER_KEY
 
