@@ -89,8 +89,8 @@ async def run_scope(
     else:
         store.finish_run(run_id, scope.status, output=scope.output, usage=_usage(budget, scope), meta=scope.meta)
     finally:
-        if own_store:
-            store.close()
+        if own_store:  # closing waits for the queued writes: off the event loop
+            await asyncio.to_thread(store.close)
 
 
 def _usage(budget: Budget, scope: RunScope) -> dict[str, Any]:

@@ -17,6 +17,7 @@
     │   └── ModelOutputError            structured output still invalid after one repair
     ├── ToolError                       a tool failed in a way the caller asked to raise
     ├── PlanError                       a plan stayed invalid after one repair
+    ├── BranchesFailed                  every branch of a map failed (one failure keeps the rest)
     ├── VerifierError                   a verifier/crossover node could not run (e.g. no candidates)
     └── RunInterrupted                  Ctrl-C / cancellation; the run is resumable (exit 130)
 """
@@ -112,6 +113,11 @@ class ToolError(AgentloomError):
 
 class PlanError(AgentloomError):
     """A plan (DAG, width schedule) is invalid and could not be repaired."""
+
+
+class BranchesFailed(AgentloomError):
+    """Every branch of a ``map`` node failed; the message names the first failure. (When some
+    branches finish, the node returns them and the failures are listed in the result's meta.)"""
 
 
 class VerifierError(AgentloomError):

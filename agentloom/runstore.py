@@ -93,7 +93,8 @@ class RunStore:
         self._lock = threading.RLock()
         self._buffer: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
-        self.database.write(lambda conn: [conn.execute(sql) for sql in _SCHEMA])
+        if not {"runs", "events", "artifacts"} <= self.database.tables():  # an existing store needs no write lock to open
+            self.database.write(lambda conn: [conn.execute(sql) for sql in _SCHEMA])
 
     # ----------------------------------------------------------------- runs
     def create_run(
@@ -203,14 +204,13 @@ class RunStore:
             self.flush()
 
     def flush(self) -> None:
-        """Queue the buffered events as one transaction (the writer thread writes it; reads wait for it)."""
+        """Hand the buffered events to the writer thread (reads wait for them to land)."""
         with self._lock:
             if not self._buffer:
                 return
             rows, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
-        values = [tuple(row.get(c) for c in _EVENT_COLUMNS) for row in rows]
-        self.database.submit(lambda conn: conn.executemany(_INSERT_EVENT, values))
+        self.database.add_rows(_INSERT_EVENT, [tuple(row.get(c) for c in _EVENT_COLUMNS) for row in rows])
 
     def events(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         self.flush()

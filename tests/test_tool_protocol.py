@@ -172,3 +172,31 @@ def test_agent_rejects_an_unknown_tool_mode() -> None:
 
     with pytest.raises(ConfigError, match="tool_mode"):
         Agent(FunctionModel(lambda r: "x"), tool_mode="smoke")
+
+
+def test_tool_mode_is_settable_from_yaml_python_and_the_cli(
+    tmp_path: Any, openai_server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agentloom.graph import parse_graph
+    from agentloom.graph._resources import build_resources
+    from agentloom.models.resolve import resolve_model
+    from tests.cliutil import run_cli
+
+    graph = parse_graph(
+        "version: 1\nname: m\nmodels:\n  default: {model: openai/q, base_url: 'http://127.0.0.1:9/v1', tool_mode: text}\n"
+        "nodes:\n  a: {kind: agent, task: hi}\n"
+    )
+    assert build_resources(graph.spec, {}, graph.refs, tmp_path).models["default"].tool_mode == "text"
+    assert resolve_model("openai/q", base_url="http://127.0.0.1:9/v1", tool_mode="native").tool_mode == "native"
+
+    def responder(body: dict[str, Any]) -> Reply:
+        assert "response_format" not in body and "tools" not in body  # text mode: the protocol is in the prompt
+        found = _passage_with(body, "capacity")
+        return Reply(text=f"The installed capacity is 290 MW [{found}]." if found else "I do not know.")
+
+    openai_server.responder = responder
+    code, out, err = run_cli(["ask", QUESTION, "--model", "openai/q", "--base-url", openai_server.base_url,
+                              "--tool-mode", "text", "--json", "--quiet"], capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["grounded"] is True and payload["meta"]["tool_mode"] == "text"

@@ -1,50 +1,20 @@
-"""Pieces shared by the ``loom`` commands: budgets and models from flags, output writing, JSON printing."""
+"""Pieces shared by the ``loom`` commands: budgets from flags, output writing, JSON printing."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError
 
-if TYPE_CHECKING:
-    from agentloom.models.types import Model
-
-__all__ = ["budget_from_flags", "model_options", "model_from_flags", "write_output", "print_json"]
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def model_options(command: _F) -> _F:
-    """The connection flags every command with ``--model`` takes, beside it."""
-    for option in reversed((
-        click.option("--base-url", default=None, metavar="URL",
-                     help="An OpenAI-compatible server for --model, e.g. http://127.0.0.1:8080/v1 (llama.cpp, vLLM, Ollama)."),
-        click.option("--api-key-env", default=None, metavar="VAR", help="Read the model's API key from this environment variable."),
-        click.option("--price", default=None, metavar="IN,OUT",
-                     help="USD per million input,output tokens for a model with no known price (0,0 for a local one)."),
-        click.option("--tool-mode", type=click.Choice(["auto", "native", "json", "text"]), default=None,
-                     help="How the model calls tools: native (OpenAI tools), json (schema-enforced step), text, or auto."),
-    )):
-        command = option(command)
-    return command
-
-
-def model_from_flags(
-    model: str | None, base_url: str | None, api_key_env: str | None, price: str | None, tool_mode: str | None
-) -> str | Model | None:
-    """``--model`` as given when no connection flag is set, else the model built from all of them."""
-    if base_url is None and api_key_env is None and price is None and tool_mode is None:
-        return model
-    from agentloom.models.resolve import parse_price, resolve_model
-
-    return resolve_model(model, base_url=base_url, api_key_env=api_key_env, price=parse_price(price, "--price"), tool_mode=tool_mode)
+__all__ = ["budget_from_flags", "model_connection", "model_from_flags", "write_output", "print_json"]
 
 
 def budget_from_flags(
@@ -69,3 +39,50 @@ def print_json(value: Any) -> None:
     """One JSON object on stdout and nothing else."""
     sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def model_from_flags(model: Any, base_url: str | None, api_key_env: str | None, price: str | None,
+                     tool_mode: str | None = None) -> Any:
+    """``--model`` as given when no connection flag is set (resolved later, lazily), else the model
+    built from ``--base-url``, ``--api-key-env``, ``--price`` and ``--tool-mode``."""
+    if not (base_url or api_key_env or price or tool_mode):
+        return model
+    from agentloom.models.resolve import default_model_name, resolve_model
+
+    name = model or default_model_name()
+    if name == "offline" and not (base_url or api_key_env or price):
+        return resolve_model(name, tool_mode=tool_mode)
+    if name == "offline":
+        raise ConfigError("--base-url, --api-key-env and --price need a served model: add --model NAME "
+                          "(e.g. --model qwen2.5-coder-0.5b-instruct --base-url http://127.0.0.1:8080/v1)")
+    return resolve_model(name, base_url=base_url, api_key_env=api_key_env, price=price, tool_mode=tool_mode)
+
+
+_CONNECTION_OPTIONS = (
+    click.option("--base-url", default=None, metavar="URL",
+                 help="An OpenAI-compatible server for --model, e.g. http://127.0.0.1:8080/v1 "
+                      "(a bare model name then means openai/NAME)."),
+    click.option("--api-key-env", default=None, metavar="VAR",
+                 help="The environment variable holding the model's API key (default: the provider's own)."),
+    click.option("--price", default=None, metavar="IN,OUT",
+                 help="USD per million input,output tokens, for a model litellm cannot price (0,0 for a local one)."),
+    click.option("--tool-mode", type=click.Choice(["auto", "native", "json", "text"]), default=None,
+                 help="How the model is asked for tool calls: native (OpenAI tools), json (a schema the server "
+                      "enforces), text (parsed from its reply), auto (default: picked per model, remembered)."),
+)
+
+
+def model_connection(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--base-url``, ``--api-key-env``, ``--price`` and ``--tool-mode`` to a command that takes ``--model``;
+    the command receives the model they describe in its ``model`` argument."""
+
+    @functools.wraps(command)
+    def with_connection(*args: Any, base_url: str | None, api_key_env: str | None, price: str | None,
+                        tool_mode: str | None, **kwargs: Any) -> Any:
+        kwargs["model"] = model_from_flags(kwargs.get("model"), base_url, api_key_env, price, tool_mode)
+        return command(*args, **kwargs)
+
+    wrapped: Callable[..., Any] = with_connection
+    for option in reversed(_CONNECTION_OPTIONS):
+        wrapped = option(wrapped)
+    return wrapped

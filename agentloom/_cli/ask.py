@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentloom._cli._common import model_options
+from agentloom._cli._common import model_connection
 
 if TYPE_CHECKING:
     from agentloom._cli._display import RunDisplay
@@ -21,7 +21,6 @@ __all__ = ["ask"]
 @click.argument("question")
 @click.option("--corpus", "corpus", multiple=True, type=click.Path(), help="Corpus folder (repeatable). Default: the shipped example corpus.")
 @click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
-@model_options
 @click.option("--budget-usd", type=float, default=None, help="Hard limit on spend in USD.")
 @click.option("--budget-tokens", type=int, default=None, help="Hard limit on tokens.")
 @click.option("--width", default="descending", show_default=True, help="Tool calls per turn: a number or constant/descending/ascending.")
@@ -29,10 +28,11 @@ __all__ = ["ask"]
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the answer to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@model_connection
 def ask(
     question: str,
     corpus: tuple[str, ...],
-    model: str | None, base_url: str | None, api_key_env: str | None, price: str | None, tool_mode: str | None,
+    model: str | None,
     budget_usd: float | None,
     budget_tokens: int | None,
     width: str,
@@ -44,7 +44,7 @@ def ask(
     """Answer QUESTION with one agent over a corpus (offline by default)."""
     import asyncio
 
-    from agentloom._cli._common import budget_from_flags, model_from_flags, print_json, write_output
+    from agentloom._cli._common import budget_from_flags, print_json, write_output
     from agentloom._cli._display import RunDisplay
     from agentloom._paths import default_corpus
     from agentloom.agents.agent import Agent
@@ -57,8 +57,7 @@ def ask(
     budget = budget_from_flags(budget_usd, budget_tokens)
     paths = list(corpus) or [str(default_corpus())]
     tools = [*corpus_tools(paths), calculator]
-    chosen = model_from_flags(model, base_url, api_key_env, price, tool_mode)
-    agent = Agent(model=chosen, tools=tools, width=width if not width.isdigit() else int(width), max_turns=max_turns, name="ask")
+    agent = Agent(model=model, tools=tools, width=width if not width.isdigit() else int(width), max_turns=max_turns, name="ask")
     display = RunDisplay(f"loom ask: {question}", budget, mode="quiet" if (quiet or as_json) else "auto")
 
     async def go() -> Result:

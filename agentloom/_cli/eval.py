@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from agentloom._cli._common import model_options
+from agentloom._cli._common import model_connection
 
 __all__ = ["eval_cmd"]
 
@@ -19,15 +19,15 @@ __all__ = ["eval_cmd"]
     help="Corpus folder (repeatable). Default: a 'corpus' folder next to QUESTIONS, else the shipped example corpus.",
 )
 @click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
-@model_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
-def eval_cmd(questions: str, corpus: tuple[str, ...], model: str | None, base_url: str | None, api_key_env: str | None, price: str | None, tool_mode: str | None, as_json: bool) -> None:
+@model_connection
+def eval_cmd(questions: str, corpus: tuple[str, ...], model: str | None, as_json: bool) -> None:
     """Score answer recall and citation precision of research reports on QUESTIONS (a JSON list
     of {"question", "expected", "support"} objects)."""
     import asyncio
     from pathlib import Path
 
-    from agentloom._cli._common import model_from_flags, print_json
+    from agentloom._cli._common import print_json
     from agentloom._paths import default_corpus
     from agentloom.research.evaluate import evaluate, load_questions
 
@@ -36,7 +36,7 @@ def eval_cmd(questions: str, corpus: tuple[str, ...], model: str | None, base_ur
     if not paths:
         beside = Path(questions).resolve().parent / "corpus"
         paths = [str(beside if beside.is_dir() else default_corpus())]
-    report = asyncio.run(evaluate(questions, paths, model_from_flags(model, base_url, api_key_env, price, tool_mode)))
+    report = asyncio.run(evaluate(questions, paths, model))
     if as_json:
         print_json(report.to_dict())
     else:

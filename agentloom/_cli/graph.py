@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from agentloom._cli._common import model_options
+from agentloom._cli._common import model_connection
 
 __all__ = ["run", "validate", "draw", "schema"]
 
@@ -88,13 +88,13 @@ def _progress(quiet: bool) -> Any:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="A run input (repeat for several).")
 @click.option("--model", "-m", default=None, help="Use this model for every model in the graph (e.g. offline).")
-@model_options
 @click.option("--budget-usd", type=float, default=None, help="Dollar limit (overrides the spec's budget.usd).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, help="Write the output here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the Result) on stdout.")
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
-def run(file: str, inputs: tuple[str, ...], model: str | None, base_url: str | None, api_key_env: str | None, price: str | None, tool_mode: str | None, budget_usd: float | None, out: str | None,
+@model_connection
+def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, out: str | None,
         as_json: bool, resume: str | None, quiet: bool) -> None:
     """Run the agent graph in FILE.
 
@@ -102,7 +102,7 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, base_url: str | N
     """
     import asyncio
 
-    from agentloom._cli._common import model_from_flags, print_json, write_output
+    from agentloom._cli._common import print_json, write_output
     from agentloom.budget import Budget
     from agentloom.errors import ConfigError
 
@@ -116,7 +116,7 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, base_url: str | N
         limits["usd"] = budget_usd
     budget = Budget.from_limits(limits, name=graph.name)
     result = asyncio.run(
-        graph.run(given or None, budget=budget, run_id=resume, model=model_from_flags(model, base_url, api_key_env, price, tool_mode), resume=resume is not None,
+        graph.run(given or None, budget=budget, run_id=resume, model=model, resume=resume is not None,
                   listeners=[_progress(quiet or as_json)])
     )
     if out:

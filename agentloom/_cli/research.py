@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agentloom._cli._common import model_options
+from agentloom._cli._common import model_connection
 
 if TYPE_CHECKING:
     from agentloom.budget import Budget
@@ -19,7 +19,6 @@ __all__ = ["research"]
 @click.argument("question", required=False)
 @click.option("--corpus", "corpus", multiple=True, type=click.Path(), help="Corpus folder (repeatable). Default: the shipped example corpus.")
 @click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
-@model_options
 @click.option("--width", default="auto", show_default=True, help="Research teams per round: auto or a number.")
 @click.option("--depth", default="auto", show_default=True, help="Research rounds at most: auto or a number.")
 @click.option("--budget-usd", type=float, default=None, help="Hard limit on spend in USD.")
@@ -30,10 +29,11 @@ __all__ = ["research"]
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--resume", "resume", default=None, metavar="RUN_ID", help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@model_connection
 def research(
     question: str | None,
     corpus: tuple[str, ...],
-    model: str | None, base_url: str | None, api_key_env: str | None, price: str | None, tool_mode: str | None,
+    model: str | None,
     width: str,
     depth: str,
     budget_usd: float | None,
@@ -52,14 +52,12 @@ def research(
     """
     import asyncio
 
-    from agentloom._cli._common import model_from_flags
     from agentloom._cli._display import RunDisplay
     from agentloom._paths import default_corpus
     from agentloom.research.run import corpus_paths
     from agentloom.runstore import RunStore, new_run_id
 
     _check_inputs(question, resume, width, depth)
-    chosen = model_from_flags(model, base_url, api_key_env, price, tool_mode)
     budget = _budget(budget_usd, budget_tokens, budget_seconds)
     paths = corpus_paths(list(corpus)) if corpus else []
     if resume is not None:
@@ -76,7 +74,7 @@ def research(
             return await run_research(
                 question,
                 corpus=paths or None,
-                model=chosen,
+                model=model,
                 width=width,
                 depth=depth,
                 budget=budget,

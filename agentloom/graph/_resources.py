@@ -117,10 +117,9 @@ def _build_model(name: str, mspec: ModelSpec, inputs: Mapping[str, Any], refs: M
             return obj(**params)
         raise ConfigError(f"{where}: {mspec.ref} is neither a model nor a function returning one")
     model_name = _interp.resolve_env(_interp.render(mspec.model, inputs), f"{where}.model")
-    options: dict[str, Any] = {"base_url": mspec.base_url, "api_key_env": mspec.api_key_env, "tool_mode": mspec.tool_mode}
-    if mspec.price is not None:
-        options["price"] = parse_price(mspec.price, f"{where}.price")
-    return resolve_model(model_name, **{k: v for k, v in options.items() if v is not None}, **params)
+    base_url = _interp.resolve_env(_interp.render(mspec.base_url, inputs), f"{where}.base_url")
+    return resolve_model(model_name, base_url=base_url, api_key_env=mspec.api_key_env,
+                         price=parse_price(mspec.price, f"{where}.price"), tool_mode=mspec.tool_mode, **params)
 
 
 # --------------------------------------------------------------------------- tools

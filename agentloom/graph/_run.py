@@ -258,6 +258,8 @@ def build_result(spec: GraphSpec, state: Mapping[str, Any], budget: Budget, memo
             meta.setdefault("plan_reason", value.get("reason"))
     if limited:
         meta["budget_stops"] = flags.get("budget_reason", [])
+    if flags.get("branch_failures"):
+        meta["branch_failures"] = list(flags["branch_failures"])
     return Result(
         output=output,
         usage=UsageSummary.from_budget(budget, memory_hits=memory_hits),

@@ -155,8 +155,7 @@ def translate_sdk_error(
     status = status_of(exc)
     if is_missing_key_message(message) and status in (None, 401, 500):
         env = key_env or "the provider's API key variable"
-        return MissingAPIKeyError(f"{model}: no API key; set {env}, or name the variable that holds it with --api-key-env VAR "
-                                  "(YAML models: api_key_env, Python: api_key=...)")
+        return MissingAPIKeyError(f"{model}: no API key; set {env} (or name another variable with --api-key-env VAR; in Python, api_key=...)")
     if "APIResponseValidationError" in name_chain:
         return ModelHTTPError(f"{model}: malformed response from {where}: {message}", status=status)
     if status is not None and status >= 400 and "APIError" in name_chain:

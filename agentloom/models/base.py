@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from agentloom import tracing
 from agentloom.budget import Budget, Cost, Price
 from agentloom.errors import ConfigError, ModelError, ModelHTTPError, ModelOutputError
-from agentloom.models.types import Completion, Message, ModelRequest, Usage
+from agentloom.models.types import Completion, Message, Model, ModelRequest, Usage
 
 __all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "json_values", "parse_structured", "strip_fences"]
 
@@ -402,7 +402,7 @@ class ModelBase:
         )
 
 
-async def call_model(model: Any, request: ModelRequest) -> Completion:
+async def call_model(model: Model, request: ModelRequest) -> Completion:
     """Call any model: ``ModelBase`` subclasses do their own accounting; a bare ``Model``
     implementation is charged here as one call."""
     if isinstance(model, ModelBase):

@@ -120,8 +120,7 @@ class LiteLLMModel(ModelBase):
             self._key_env = " or ".join(missing)
         if self.api_key is None and self.api_base is None and missing and not env.get("keys_in_environment"):
             raise MissingAPIKeyError(
-                f"model '{self.name}' needs an API key: set {self._key_env}, or name the variable that holds it "
-                "with --api-key-env VAR (YAML models: api_key_env, Python: api_key=...)"
+                f"model '{self.name}' needs an API key: set {self._key_env} (or name another variable with --api-key-env VAR; in Python, api_key=...)"
             )
         self._checked_key = True  # (a server of the user's own, given by api_base, says what it needs)
 

@@ -96,8 +96,7 @@ class OpenAIModel(ModelBase):
             return key
         if self._is_openai():
             raise MissingAPIKeyError(
-                f"model '{self.model}' at api.openai.com needs an API key: set OPENAI_API_KEY, or name the variable "
-                "that holds it with --api-key-env VAR (YAML models: api_key_env, Python: api_key=...)"
+                f"model '{self.model}' at api.openai.com needs an API key: set OPENAI_API_KEY (or name another variable with --api-key-env VAR; in Python, api_key=...)"
             )
         return PLACEHOLDER_KEY
 

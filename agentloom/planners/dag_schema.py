@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["DAGPlanSchema", "JoinDecision", "PlanTask"]
 
@@ -46,20 +46,6 @@ class DAGPlanSchema(BaseModel):
 
     tasks: list[PlanTask] = Field(default_factory=list, description="Tasks in an order where each comes after the tasks it needs.")
     thought: str = Field("", description="Optional: one line on the approach.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shape(cls, data: Any) -> Any:
-        """A bare list of tasks or a single task object is a plan; an object with neither a
-        ``tasks`` list nor a ``tool`` parses to nothing, which is an error, never an empty plan."""
-        if isinstance(data, list):
-            return {"tasks": data}
-        if isinstance(data, dict) and "tasks" not in data:
-            if "tool" in data:
-                return {"tasks": [data]}
-            keys = ", ".join(sorted(map(str, data))) or "none"
-            raise ValueError(f'the plan has no "tasks" list (keys given: {keys}); write {{"tasks": [{{"id": 1, "tool": ..., "args": {{...}}}}]}}')
-        return data
 
 
 class JoinDecision(BaseModel):
