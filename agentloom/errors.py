@@ -104,7 +104,10 @@ class ModelHTTPError(ModelError):
 
 
 class ModelOutputError(ModelError):
-    """Structured output did not validate, even after one repair request."""
+    """Structured output did not validate, even after one repair request. ``text`` is the last
+    reply, so a caller can still read a model that ignored the schema."""
+
+    text: str | None = None
 
 
 class ToolError(AgentloomError):

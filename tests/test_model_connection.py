@@ -48,7 +48,7 @@ async def test_a_usd_budget_works_on_a_priced_local_model(openai_server: FakeOpe
     from agentloom.agents.agent import Agent
 
     openai_server.responder = _answer
-    model = resolve_model("local-model", base_url=openai_server.base_url, price="1,10")
+    model = resolve_model("local-model", base_url=openai_server.base_url, price="1,10", tool_mode="native")  # one plain call
     result = await Agent(model=model, name="priced").run("How deep is the harbour?", budget=Budget(usd=0.5))
     assert "served answer" in str(result.output)
     assert result.usage.usd == pytest.approx(1000 * 1e-6 + 100 * 10e-6)

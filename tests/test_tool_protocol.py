@@ -200,3 +200,14 @@ def test_tool_mode_is_settable_from_yaml_python_and_the_cli(
     assert code == 0, err
     payload = json.loads(out)
     assert payload["grounded"] is True and payload["meta"]["tool_mode"] == "text"
+
+
+async def test_a_server_that_ignores_the_schema_is_read_as_text_and_remembered(openai_server: FakeOpenAIServer) -> None:
+    def responder(body: dict[str, Any]) -> Reply:
+        found = _passage_with(body, "capacity")
+        return Reply(text=f"It is 290 MW [{found}]." if found else "No idea.")  # never JSON
+
+    openai_server.responder = responder
+    result = await Agent(local(openai_server), tools()).run(QUESTION)
+    assert "290 MW" in str(result.output) and result.grounded is True and result.meta["tool_mode"] == "text"
+    assert protocol.resolve_tool_mode(local(openai_server)) == "text"

@@ -25,7 +25,7 @@ from agentloom.citations import Citation, citations_for, collect_passages
 from agentloom.errors import BudgetExceeded, ConfigError, ModelOutputError
 from agentloom.models.base import call_model
 from agentloom.models.resolve import TOOL_MODES, resolve_model
-from agentloom.models.types import Message, Model, ModelRequest, ToolCall
+from agentloom.models.types import Completion, Message, Model, ModelRequest, ToolCall
 from agentloom.planners.width import WidthSchedule, parse_width
 from agentloom.result import Result, UsageSummary
 from agentloom.runstore import RunStore
@@ -299,9 +299,11 @@ class Agent:
                 except BudgetExceeded:
                     budget_limited, stop_reason = True, "budget"
                     break
-                except ModelOutputError:
-                    stop_reason = "unparsable"
-                    break
+                except ModelOutputError as exc:
+                    # the server did not enforce the schema: read the reply as text from now on
+                    # (and remember that for this model when the mode was picked automatically)
+                    completion = Completion(text=exc.text)
+                    mode = self._fall_back_to_text(mode)
                 calls, answer = self._read_completion(mode, completion, names)
                 if not calls:
                     final = answer or ""
@@ -342,6 +344,14 @@ class Agent:
         meta = {"turns": turns_used, "width": self.width.describe(), "widths": widths, "deferred_calls": deferrals,
                 "tool_mode": mode, "retrieved_first": bool(retrieve and evidence)}
         return final or "", budget_limited, stop_reason, meta, memory_hits
+
+    def _fall_back_to_text(self, mode: str) -> str:
+        chosen = self.tool_mode or getattr(self.model, "tool_mode", "auto")
+        if chosen == "auto":
+            protocol.remember_mode(self.model, "text")
+        tracing.emit("decision", self.name, data={"action": "tool_mode", "from": mode, "to": "text",
+                                                  "reason": "the reply did not follow the act schema; reading replies as text"})
+        return "text"
 
     async def _retrieve_first(
         self, task: str, search: Tool, executor: ToolExecutor, passages: dict[str, Citation], messages: list[Message]

@@ -199,12 +199,14 @@ class ModelBase:
             try:
                 second.parsed = parse_structured(second.text, request.output_type)
             except ValueError as again:
-                raise ModelOutputError(
+                error = ModelOutputError(
                     f"{self.name}: output for '{request.purpose}' did not match "
                     f"{request.output_type.__name__} after one repair: {again}",
                     attempts=total.attempts,
                     usage=total,
-                ) from None
+                )
+                error.text = second.text
+                raise error from None
             second.usage = total
             return second
 
@@ -426,5 +428,7 @@ async def call_model(model: Model, request: ModelRequest) -> Completion:
         try:
             completion.parsed = parse_structured(completion.text, request.output_type)
         except ValueError as exc:
-            raise ModelOutputError(f"output for '{request.purpose}' did not match {request.output_type.__name__}: {exc}") from None
+            error = ModelOutputError(f"output for '{request.purpose}' did not match {request.output_type.__name__}: {exc}")
+            error.text = completion.text
+            raise error from None
     return completion
