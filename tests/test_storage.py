@@ -157,3 +157,19 @@ def test_rows_queued_while_locked_land_in_one_batch_in_order(tmp_path: Path) -> 
         holder.close()
     assert [r[0] for r in db.read("SELECT n FROM t ORDER BY rowid")] == [*range(100), 1000, 2000]
     db.close()
+
+
+def test_closing_twice_is_harmless(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    store.close()
+    store.close()
+    bank = MemoryBank(tmp_path / "memory.db")
+    bank.close()
+    bank.close()
+
+
+def test_writing_to_a_closed_store_is_a_clear_error(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "s.db", "runs")
+    db.close()
+    with pytest.raises(StoreError, match="closed"):
+        db.submit(lambda c: c.execute("SELECT 1"))

@@ -45,6 +45,7 @@ class Database(ABC):
         self._pending = 0
         self._count_lock = threading.Lock()
         self._batch: _Batch | None = None  # the queued batch of rows still open for more
+        self._closed = False
 
     # ------------------------------------------------------------- backend hooks
     @abstractmethod
@@ -170,7 +171,10 @@ class Database(ABC):
 
     # ------------------------------------------------------------- lifetime
     def close(self) -> None:
-        """Land queued writes, then close this store's connections."""
+        """Land queued writes, then close this store's connections (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.flush()
         finally:
