@@ -291,7 +291,9 @@ class Agent:
                 messages.append(Message("assistant", None, batch))
             else:
                 # the shared keys are read afresh each turn: other teams' findings appear as they land
-                messages[0] = Message("system", self._system_prompt(task, width, self._memory_block(task)))
+                # (searched on a worker thread: a big bank's search must not stall the event loop)
+                block = await asyncio.to_thread(self._memory_block, task) if self.memory is not None else ""
+                messages[0] = Message("system", self._system_prompt(task, width, block))
                 last_turn = turn == self.max_turns - 1
                 request = self._act_request(task, mode, tools, messages, passages, turn=turn, width=width, answer_only=last_turn)
                 try:
