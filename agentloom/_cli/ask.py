@@ -68,6 +68,8 @@ def ask(
     text = str(result.output)
     refs = "\n".join(f"[{c.id}] {c.where()}" for c in result.citations)
     rendered = text + ("\n\nSources:\n" + refs if refs else "")
+    if result.grounded is False:
+        rendered += "\n\nUngrounded: this answer cites nothing the run looked up; do not rely on it."
     write_output(out, rendered)
     if as_json:
         print_json({"answer": text, **result.to_dict()})
