@@ -91,7 +91,8 @@ async def _ask(model: Any, question: str, tools: list[Any]) -> dict[str, Any]:
 async def _no_tools(model: Any, question: str) -> dict[str, Any]:
     from agentloom.agents.agent import Agent
 
-    result = await Agent(model, tools=[], instructions=NO_TOOLS, name="no-tools", max_turns=1).run(question)
+    # a plain chat answer (text mode: no schema, no tools), the model's own memory
+    result = await Agent(model, tools=[], instructions=NO_TOOLS, name="no-tools", max_turns=1, tool_mode="text").run(question)
     return {"answer": str(result.output), "cited": False, "tool_calls": 0, "model_tool_calls": 0, "usage": result.usage}
 
 
