@@ -28,9 +28,15 @@ from typing import Any
 
 
 class AgentloomError(Exception):
-    """Base of every agentloom error. ``exit_code`` is what the CLI exits with."""
+    """Base of every agentloom error. ``exit_code`` is what the CLI exits with. Its message is
+    redacted when it is made, so no copy of it (logs, run records, checkpoints) carries a secret."""
 
     exit_code: int = 1
+
+    def __init__(self, *args: Any) -> None:
+        from agentloom.secrets import redact_text
+
+        super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args))
 
     def one_line(self) -> str:
         """The error as a single line, for the CLI and logs."""

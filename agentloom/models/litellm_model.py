@@ -25,6 +25,7 @@ from agentloom.models._pricing import lookup_price
 from agentloom.models._wire import StreamAccumulator, parse_response, request_kwargs
 from agentloom.models.base import DEFAULT_MAX_TOKENS, ModelBase
 from agentloom.models.types import Completion, ModelRequest
+from agentloom.secrets import register_secret
 
 __all__ = ["LiteLLMModel", "import_litellm"]
 
@@ -78,6 +79,8 @@ class LiteLLMModel(ModelBase):
         self.name = name
         self.api_base = api_base
         self.api_key = api_key
+        register_secret(api_key)
+        register_secret(api_base)
         self.timeout = timeout
         self.stream_usage = stream_usage
         self.params: dict[str, Any] = {"drop_params": True, **params}

@@ -22,6 +22,7 @@ from agentloom.models._pricing import lookup_price
 from agentloom.models._wire import StreamAccumulator, parse_response, request_kwargs
 from agentloom.models.base import DEFAULT_MAX_TOKENS, ModelBase
 from agentloom.models.types import Completion, ModelRequest
+from agentloom.secrets import register_secret
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -69,6 +70,8 @@ class OpenAIModel(ModelBase):
         self.name = model
         self.base_url = base_url
         self.api_key = api_key
+        register_secret(api_key)
+        register_secret(base_url)
         self.timeout = timeout
         self.default_headers = dict(default_headers or {})
         self.stream_usage = stream_usage
