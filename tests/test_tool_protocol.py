@@ -211,3 +211,17 @@ async def test_a_server_that_ignores_the_schema_is_read_as_text_and_remembered(o
     result = await Agent(local(openai_server), tools()).run(QUESTION)
     assert "290 MW" in str(result.output) and result.grounded is True and result.meta["tool_mode"] == "text"
     assert protocol.resolve_tool_mode(local(openai_server)) == "text"
+
+
+async def test_a_reply_cut_off_inside_the_schema_does_not_switch_the_mode(openai_server: FakeOpenAIServer) -> None:
+    def responder(body: dict[str, Any]) -> Reply:
+        schema = json.dumps(body["response_format"]["json_schema"]["schema"])
+        found = _passage_with(body, "capacity")
+        if '"tool"' not in schema and found:  # the answer-only step
+            return Reply(text=json.dumps({"answer": "290 MW", "cite": [found]}))
+        return Reply(text='{"answer": "290 MW and more and more', finish_reason="length")
+
+    openai_server.responder = responder
+    result = await Agent(local(openai_server), tools()).run(QUESTION)
+    assert result.meta["tool_mode"] == "json" and "290 MW" in str(result.output) and result.grounded is True
+    assert protocol.resolve_tool_mode(local(openai_server)) == "json"

@@ -302,6 +302,11 @@ class Agent:
                     budget_limited, stop_reason = True, "budget"
                     break
                 except ModelOutputError as exc:
+                    if (exc.text or "").lstrip().startswith("{"):
+                        # the schema was enforced but the reply broke off (max_tokens): no answer
+                        # this turn; the best-answer step below gets another try
+                        stop_reason = "unparsable"
+                        break
                     # the server did not enforce the schema: read the reply as text from now on
                     # (and remember that for this model when the mode was picked automatically)
                     completion = Completion(text=exc.text)
