@@ -87,3 +87,18 @@ def test_loom_ask_with_an_empty_answer_exits_1(openai_server: FakeOpenAIServer,
     code, out, err = run_cli(["ask", "Why?", "--model", "m", "--base-url", openai_server.base_url, "--quiet"], capsys)
     assert code == 1, (out, err)
     assert "no answer" in err and "Traceback" not in err
+
+
+def test_every_agentloom_error_is_in_the_one_tree_and_its_diagram() -> None:
+    import agentloom.errors as errors
+    from agentloom.graph._imports import RefImportError
+    from agentloom.models.base import TransientModelError
+    from agentloom.tools import ToolArgumentError
+    from agentloom.tools.web import FetchRefused, WebError
+
+    for cls in (TransientModelError, ToolArgumentError, RefImportError, WebError, FetchRefused):
+        assert issubclass(cls, errors.AgentloomError)
+        assert cls is getattr(errors, cls.__name__)
+        assert cls.__name__ in (errors.__doc__ or "")
+    assert issubclass(errors.TransientModelError, errors.ModelError)
+    assert issubclass(errors.FetchRefused, errors.WebError) and issubclass(errors.WebError, errors.ToolError)
