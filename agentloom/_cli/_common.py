@@ -37,7 +37,9 @@ def write_output(path: str | None, text: str) -> None:
 
 def print_json(value: Any) -> None:
     """One JSON object on stdout and nothing else."""
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+    from agentloom.secrets import redact
+
+    sys.stdout.write(json.dumps(redact(value), ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 from agentloom._paths import loom_home
 from agentloom.models.base import json_values
 from agentloom.models.types import Message, Model, ToolCall
+from agentloom.secrets import redact_text
 from agentloom.tools.base import Tool
 
 __all__ = [
@@ -49,7 +50,7 @@ def is_evidence_tool(tool: Tool) -> bool:
 # --------------------------------------------------------------------------- choosing a mode
 def _model_key(model: Model) -> str:
     base = getattr(model, "api_base", None) or getattr(model, "base_url", None) or ""
-    return f"{getattr(model, 'name', type(model).__name__)}@{base}"
+    return redact_text(f"{getattr(model, 'name', type(model).__name__)}@{base}")  # no URL password on disk
 
 
 def _modes_path() -> Path:

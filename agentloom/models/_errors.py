@@ -10,11 +10,13 @@ duck typing, so neither SDK is imported here.
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 from collections.abc import Mapping
 
 from agentloom.errors import MissingAPIKeyError, ModelHTTPError, ModelNotFoundError
+from agentloom.models._wire import EmptyResponse
 from agentloom.models.base import TransientModelError
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "is_missing_key_message",
     "parse_retry_after",
     "status_of",
+    "stream_broke_off",
     "translate_sdk_error",
 ]
 
@@ -33,6 +36,9 @@ _MODEL_MISSING = re.compile(
     r"|\b(unknown|invalid|unsupported) model|model_not_found|no model named",
     re.I,
 )
+_UNREADABLE = re.compile(r"Invalid response object|Expecting value: line \d+ column \d+", re.I)
+_NO_CONNECTION = re.compile(r"\bConnection error\b|Connection refused|Cannot connect to host|Name or service not known",
+                            re.I)
 _KEY_MISSING = re.compile(
     r"api_key client option must be set|missing credentials|api[_ ]?key (is )?(missing|not (set|provided|found))|"
     r"no api[_ ]?key|missing (an )?api[_ ]?key|must provide an? api[_ ]?key|set (the )?\w*_API_KEY",
@@ -148,6 +154,14 @@ def translate_sdk_error(
     """
     name_chain = {cls.__name__ for cls in type(exc).__mro__}
     message = error_text(exc)
+    if isinstance(exc, EmptyResponse | json.JSONDecodeError) or "JSONDecodeError" in name_chain:
+        why = message if isinstance(exc, EmptyResponse) else "the body is not JSON"
+        return TransientModelError(f"{model}: no answer from {where}: {why}", status=None)
+    if _UNREADABLE.search(message):  # litellm's wording for a 200 it could not read as a completion
+        return TransientModelError(f"{model}: no answer from {where}: the response is not a chat completion",
+                                   status=None)
+    if status_of(exc) in (None, 500) and _NO_CONNECTION.search(message):  # litellm reports these as HTTP 500
+        return TransientModelError(f"{model}: cannot connect to {where}: {message}", status=None)
     if "APITimeoutError" in name_chain or "Timeout" in name_chain or isinstance(exc, TimeoutError):
         return TransientModelError(f"{model}: request to {where} timed out", status=status_of(exc))
     if "APIConnectionError" in name_chain or isinstance(exc, ConnectionError):
@@ -161,3 +175,11 @@ def translate_sdk_error(
     if status is not None and status >= 400 and "APIError" in name_chain:
         return classify_status(status, message, model=model, where=where, headers=headers_of(exc), exc=exc)
     return exc
+
+
+def stream_broke_off(exc: BaseException, *, model: str, where: str, chunks: int) -> BaseException:
+    """The error for a stream that failed after ``chunks`` chunks arrived: the server was reached,
+    so it is never "cannot connect" (a stream that fails before its first chunk is translated as usual)."""
+    if chunks == 0:
+        return exc
+    return TransientModelError(f"{model}: the stream from {where} broke off after {chunks} chunks: {error_text(exc)}")

@@ -19,21 +19,12 @@ from pydantic import BaseModel, ValidationError
 
 from agentloom import tracing
 from agentloom.budget import Budget, Cost, Price
-from agentloom.errors import ConfigError, ModelError, ModelHTTPError, ModelOutputError
+from agentloom.errors import ConfigError, ModelError, ModelHTTPError, ModelOutputError, TransientModelError
 from agentloom.models.types import Completion, Message, Model, ModelRequest, Usage
 
 __all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "json_values", "parse_structured", "strip_fences"]
 
 DEFAULT_MAX_TOKENS = 4096
-
-
-class TransientModelError(Exception):
-    """An attempt failed in a way worth retrying (429, 5xx, connection error, timeout)."""
-
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
 
 
 def _text_tokens(text: str) -> int:

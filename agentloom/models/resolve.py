@@ -101,7 +101,7 @@ def resolve_model(
         key = os.environ.get(api_key_env)
         if not key:
             raise MissingAPIKeyError(f"model '{name}': ${api_key_env} is not set; export it, or name another variable")
-        params["api_key"] = key
+        params["api_key"] = key  # the model registers it for redaction
     parsed = parse_price(price)
     if parsed is not None:
         params["price"] = parsed
