@@ -225,22 +225,3 @@ async def test_a_reply_cut_off_inside_the_schema_does_not_switch_the_mode(openai
     result = await Agent(local(openai_server), tools()).run(QUESTION)
     assert result.meta["tool_mode"] == "json" and "290 MW" in str(result.output) and result.grounded is True
     assert protocol.resolve_tool_mode(local(openai_server)) == "json"
-
-
-def test_first_queries_add_one_search_per_named_entity() -> None:
-    from agentloom.agents._queries import first_queries
-
-    assert first_queries(QUESTION) == [QUESTION]
-    queries = first_queries("Which is older, the Eastwall Barrier or the Hollin Reservoir?")
-    assert len(queries) == 3 and "Hollin" not in queries[1] and "Eastwall" not in queries[2]
-
-
-async def test_the_first_searches_run_one_per_entity_as_recorded_calls() -> None:
-    def respond(request: ModelRequest) -> str:
-        ids = [i for m in request.messages for i in PASSAGE.findall(m.content or "") if "Result of" in (m.content or "")]
-        return f"Both are listed [{ids[0]}]." if ids else "No idea."
-
-    result = await Agent(FunctionModel(respond), tools(), tool_mode="text").run(
-        "Which holds more water, the Hollin Reservoir or the Kettle Bay desalination plant?")
-    searches = RunStore().events(result.run_id, "tool_call")
-    assert len(searches) == 3 and result.grounded is True

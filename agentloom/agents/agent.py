@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from agentloom import tracing
 from agentloom._runtime import run_scope
 from agentloom.agents import tool_protocol as protocol
-from agentloom.agents._queries import first_queries
 from agentloom.budget import Budget
 from agentloom.citations import Citation, citations_for, collect_passages
 from agentloom.errors import BudgetExceeded, ConfigError, ModelOutputError
@@ -51,9 +50,8 @@ _LOOK_IT_UP = (
     "Your answer cites no source. Look it up first: call {tool} with the key words of the question, "
     "then answer from the passages and cite their ids in square brackets."
 )
-#: Passages the framework's own first search returns, and each per-entity search.
+#: Passages the framework's own first search returns.
 _FIRST_SEARCH_K = 3
-_ENTITY_SEARCH_K = 2
 
 #: Below ``_HALVE_AT`` of the budget left the width halves, below ``_NARROW_AT`` it is 1, and
 #: below ``_FINISH_AT`` the agent stops calling tools and gives its best answer.
@@ -366,23 +364,17 @@ class Agent:
     async def _retrieve_first(
         self, task: str, search: Tool, executor: ToolExecutor, passages: dict[str, Citation], messages: list[Message]
     ) -> int:
-        """Run the first evidence searches with the task's own text (one more per named entity
-        when it names several), as recorded tool calls whose results the model reads first:
-        small models write poor first queries."""
-        queries = first_queries(task)
-        takes_k = "k" in search.args_model.model_fields
-        calls = []
-        for i, query in enumerate(queries):
-            args: dict[str, Any] = {"query": query}
-            if takes_k:
-                args["k"] = _FIRST_SEARCH_K if i == 0 else _ENTITY_SEARCH_K
-            calls.append(ToolCall(f"call_first_search_{i}", search.name, json.dumps(args)))
-        tracing.emit("decision", self.name, data={"action": "retrieve_first", "tool": search.name, "queries": queries,
-                                                  "reason": "the framework runs the first search from the task text"
-                                                            + (", and one per named entity" if len(queries) > 1 else "")})
-        messages.append(Message("assistant", None, calls))
+        """Run the first evidence search with the task's own text, as a recorded tool call whose
+        result the model reads first (small models write poor first queries)."""
+        args: dict[str, Any] = {"query": task[:500]}
+        if "k" in search.args_model.model_fields:
+            args["k"] = _FIRST_SEARCH_K
+        call = ToolCall("call_first_search", search.name, json.dumps(args))
+        tracing.emit("decision", self.name, data={"action": "retrieve_first", "tool": search.name,
+                                                  "reason": "the framework runs the first search from the task text"})
+        messages.append(Message("assistant", None, [call]))
         hits = 0
-        for result in await executor.run_batch(calls):
+        for result in await executor.run_batch([call]):
             messages.append(Message("tool", result.content(), tool_call_id=result.call_id, name=result.name))
             if result.ok:
                 collect_passages(result.value, passages)
