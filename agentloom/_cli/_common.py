@@ -14,7 +14,7 @@ import click
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError
 
-__all__ = ["budget_from_flags", "model_connection", "model_from_flags", "write_output", "print_json"]
+__all__ = ["budget_from_flags", "follow_symlinks_option", "model_connection", "model_from_flags", "write_output", "print_json"]
 
 
 def budget_from_flags(
@@ -88,3 +88,10 @@ def model_connection(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_CONNECTION_OPTIONS):
         wrapped = option(wrapped)
     return wrapped
+
+
+#: ``--follow-symlinks/--no-follow-symlinks`` for commands that index a corpus (unset: as the index last did).
+follow_symlinks_option = click.option(
+    "--follow-symlinks/--no-follow-symlinks", "follow_symlinks", default=None,
+    help="Index symlinked files whose target lies outside the corpus (default: no, or as the index last did).",
+)
