@@ -188,7 +188,8 @@ class Agent:
         return tools
 
     def _system_prompt(self, task: str, width: int, memory_block: str) -> str:
-        parts = [self.instructions, f"Tool-call width this turn: {width}"]
+        has_tools = bool(self.tools) or self.memory is not None or bool(self.threads)
+        parts = [self.instructions, f"Tool-call width this turn: {width}"] if has_tools else [self.instructions]
         if self.threads and self.spawn_depth < self.max_spawn_depth:
             parts.append(
                 f"To split the work, call spawn(tasks=[...]) with self-contained sub-tasks: each runs as a "
