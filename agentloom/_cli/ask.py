@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentloom._cli._common import model_connection
+from agentloom._cli._common import follow_symlinks_option, model_connection
 
 if TYPE_CHECKING:
     from agentloom._cli._display import RunDisplay
@@ -28,6 +28,7 @@ __all__ = ["ask"]
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the answer to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@follow_symlinks_option
 @model_connection
 def ask(
     question: str,
@@ -40,6 +41,7 @@ def ask(
     out: str | None,
     as_json: bool,
     quiet: bool,
+    follow_symlinks: bool | None,
 ) -> None:
     """Answer QUESTION with one agent over a corpus (offline by default)."""
     import asyncio
@@ -56,7 +58,7 @@ def ask(
         raise ConfigError("the question is empty; ask something, e.g. loom ask \"What powers the tram network?\"")
     budget = budget_from_flags(budget_usd, budget_tokens)
     paths = list(corpus) or [str(default_corpus())]
-    tools = [*corpus_tools(paths), calculator]
+    tools = [*corpus_tools(paths, follow_symlinks=follow_symlinks), calculator]
     agent = Agent(model=model, tools=tools, width=width if not width.isdigit() else int(width), max_turns=max_turns, name="ask")
     display = RunDisplay(f"loom ask: {question}", budget, mode="quiet" if (quiet or as_json) else "auto")
 

@@ -130,6 +130,10 @@ def classify_status(
 ) -> Exception:
     """The agentloom exception for an HTTP error ``status`` answered by ``where``."""
     head = f"{model}: HTTP {status} from {where}"
+    if status == 429 and (_error_code(exc) == "insufficient_quota" or "insufficient_quota" in message
+                          or "exceeded your current quota" in message.lower()):
+        return ModelHTTPError(f"{head}: {message} (the account is out of quota; retrying cannot help: "
+                              "add credit or use another key)", status=status)
     if status in (408, 429) or status >= 500:
         return TransientModelError(f"{head}: {message}", status=status, retry_after=parse_retry_after(headers))
     if status == 404 and (_error_code(exc) == "model_not_found" or _MODEL_MISSING.search(message)):
