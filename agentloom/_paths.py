@@ -25,8 +25,8 @@ def loom_home() -> Path:
 
 
 def default_corpus() -> Path:
-    """The example corpus that ships with the project (``examples/corpus``), or
-    ``$AGENTLOOM_CORPUS`` when set."""
+    """The example corpus that ships inside the package (``agentloom/data/corpus``, also reachable
+    as ``examples/corpus`` in a checkout), or ``$AGENTLOOM_CORPUS`` when set."""
     env = os.environ.get("AGENTLOOM_CORPUS")
     if env:
         return Path(env)

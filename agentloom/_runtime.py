@@ -72,7 +72,7 @@ async def run_scope(
         run_id = store.create_run(kind, name=name, input=input, run_id=run_id)
     assert run_id is not None
     ctx = tracing.RunContext(run_id=run_id, store=store, budget=budget, team=team, memory=memory, listeners=list(listeners or []))
-    budget.on_charge(tracing.ledger_sink(ctx))
+    detach_ledger = budget.on_charge(tracing.ledger_sink(ctx))
     scope = RunScope(ctx, budget, nested=False)
     try:
         with tracing.use(ctx):
@@ -89,8 +89,9 @@ async def run_scope(
     else:
         store.finish_run(run_id, scope.status, output=scope.output, usage=_usage(budget, scope), meta=scope.meta)
     finally:
-        if own_store:
-            store.close()
+        detach_ledger()  # a budget shared by later runs must not log into this one
+        if own_store:  # closing waits for the queued writes: off the event loop
+            await asyncio.to_thread(store.close)
 
 
 def _usage(budget: Budget, scope: RunScope) -> dict[str, Any]:

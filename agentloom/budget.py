@@ -9,6 +9,7 @@ limit would be passed, so parallel calls can never overshoot a limit together. A
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -130,6 +131,7 @@ class BudgetReport:
     reserved: dict[str, Any]
     elapsed_s: float
     children: list[BudgetReport] = field(default_factory=list)
+    overshoot: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +141,7 @@ class BudgetReport:
             "reserved": self.reserved,
             "elapsed_s": round(self.elapsed_s, 3),
             "children": [c.to_dict() for c in self.children],
+            "overshoot": self.overshoot,
         }
 
     def render(self, indent: int = 0) -> str:
@@ -153,11 +156,20 @@ class BudgetReport:
                 continue
             shown = f"{value:.4f}" if name == "usd" else str(value)
             parts.append(f"{name}={shown}" + (f"/{limit:g}" if limit is not None else ""))
-        line = "  " * indent + f"{self.name}: " + (", ".join(parts) or "nothing spent")
+        over = ", ".join(f"{k} +{v:g}" for k, v in self.overshoot.items())
+        line = "  " * indent + f"{self.name}: " + (", ".join(parts) or "nothing spent") + (
+            f" (over its limit, as the provider reported: {over})" if over else "")
         return "\n".join([line, *(c.render(indent + 1) for c in self.children)])
 
 
 _ids = itertools.count(1)
+
+
+def _cost_of(limit: str, amount: float) -> Cost:
+    """``amount`` of one limit as a ``Cost`` (``tokens`` is counted as input tokens)."""
+    if limit == "usd":
+        return Cost(usd=amount)
+    return Cost(**{("input_tokens" if limit == "tokens" else limit): int(math.ceil(amount))})
 
 
 class Budget:
@@ -195,6 +207,8 @@ class Budget:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"budget limit {key}={value!r} must be a number or None")
+            if not math.isfinite(value):
+                raise ConfigError(f"budget limit {key}={value} is not a finite number; give a number, or None for no limit")
             if value < 0:
                 raise ConfigError(f"budget limit {key}={value} is negative; use a positive limit or None")
         self.name = name
@@ -203,6 +217,8 @@ class Budget:
         self.children: list[Budget] = []
         self.spent = Cost()
         self.reserved = Cost()
+        #: How far spend went past each limit (a provider reported more than was reserved).
+        self.overshoot: dict[str, float] = {}
         self.started = time.monotonic()
         self._lock: threading.Lock = _parent._lock if _parent is not None else threading.Lock()
         self._ledger: list[LedgerRow] = [] if _parent is None else _parent._ledger
@@ -237,9 +253,16 @@ class Budget:
             self.children.append(child)
         return child
 
-    def on_charge(self, sink: Callable[[LedgerRow], None]) -> None:
-        """Call ``sink`` with every ledger row of this tree (the run store attaches here)."""
+    def on_charge(self, sink: Callable[[LedgerRow], None]) -> Callable[[], None]:
+        """Call ``sink`` with every ledger row of this tree (the run store attaches here); returns
+        the function that detaches it, so a budget shared by many runs does not keep old sinks."""
         self._sinks.append(sink)
+
+        def detach() -> None:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+
+        return detach
 
     # ----------------------------------------------------------------- reservations
     def _path(self) -> Iterator[Budget]:
@@ -282,10 +305,21 @@ class Budget:
             if reservation.done:
                 return
             reservation.done = True
+            crossed: list[tuple[str, str, float, float]] = []
             for node in self._path():
                 node.reserved = node.reserved - reservation.amount
-                node.spent = node.spent + actual
+                node.spent = node.spent + actual  # what was reported, even past the reservation
+                for key in ("usd", "input_tokens", "output_tokens", "tokens", "llm_calls", "tool_calls"):
+                    limit = node.limits[key]
+                    if limit is not None and node.spent.get(key) > limit + 1e-12:
+                        over = node.spent.get(key) - limit
+                        if over > node.overshoot.get(key, 0.0) + 1e-12:
+                            node.overshoot[key] = over
+                            crossed.append((node.name, key, over, limit))
         self._log("settle", reservation.what, actual)
+        for name, key, over, limit in crossed:  # new calls are refused from now on (reserve sees spent > limit)
+            self._log("overshoot", f"{name}: {key} {over:g} past its limit of {limit:g} ({reservation.what})",
+                      _cost_of(key, over))
 
     def release(self, reservation: Reservation) -> None:
         """Free a reservation whose call was cancelled or never sent."""
@@ -359,7 +393,7 @@ class Budget:
                         used = time.monotonic() - node.started
                     else:
                         used = node.spent.get(key) + node.reserved.get(key)
-                    frac = min(frac, 1.0 if limit == 0 and used == 0 else max(0.0, 1 - used / limit) if limit else 0.0)
+                    frac = min(frac, max(0.0, 1 - used / limit) if limit else 0.0)  # a zero limit is exhausted
             return frac
 
     @property
@@ -378,6 +412,7 @@ class Budget:
             reserved=self.reserved.to_dict(),
             elapsed_s=self.elapsed(),
             children=[c._report_locked() for c in self.children],
+            overshoot=dict(self.overshoot),
         )
 
     def __repr__(self) -> str:

@@ -77,13 +77,16 @@ def cli(home: str | None) -> None:
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
     """Print one line to stderr and exit with ``code``."""
-    click.echo(f"loom: error: {message}", err=True)
+    from agentloom.secrets import redact_text
+
+    click.echo(f"loom: error: {redact_text(message)}", err=True)
     raise SystemExit(code)
 
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI and turn every user error into one line and an exit code."""
     from agentloom.errors import AgentloomError
+    from agentloom.secrets import redact_text
 
     try:
         cli.main(args=argv, prog_name="loom", standalone_mode=False)
@@ -95,10 +98,10 @@ def main(argv: list[str] | None = None) -> Any:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see `{exc.ctx.command_path} --help`)"
-        click.echo(f"loom: error: {' '.join(message.split())}{hint}", err=True)
+        click.echo(f"loom: error: {redact_text(' '.join(message.split()))}{hint}", err=True)
         raise SystemExit(exc.exit_code) from None
     except AgentloomError as exc:
-        click.echo(f"loom: error: {exc.one_line()}", err=True)
+        click.echo(f"loom: error: {redact_text(exc.one_line())}", err=True)
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         click.echo("loom: interrupted", err=True)

@@ -10,13 +10,19 @@
     │   ├── ModelNotFoundError          unknown model name (provider's error translated)
     │   ├── MissingAPIKeyError          remote model without its key; names the env var
     │   ├── RunNotFoundError            --resume / runs show with an unknown run id
-    │   └── StoreError                  corrupt or foreign SQLite file; names the file
+    │   ├── StoreError                  corrupt or foreign SQLite file; names the file
+    │   └── RefImportError              a YAML ``module:attr`` that cannot be imported
     ├── BudgetExceeded                  a reservation could not be made (exit 3)
     ├── ModelError                      a model call failed; carries attempts and usage (exit 1)
+    │   ├── TransientModelError         one attempt failed in a way worth retrying (429, 5xx, no answer)
     │   ├── ModelHTTPError              non-retryable HTTP error (400/401/404...) or retries exhausted
     │   └── ModelOutputError            structured output still invalid after one repair
     ├── ToolError                       a tool failed in a way the caller asked to raise
+    │   ├── ToolArgumentError           a model's arguments do not fit the tool's signature
+    │   └── WebError                    a web tool could not do its job (provider, HTTP, not text)
+    │       └── FetchRefused            http_fetch refused a URL (scheme, or a non-public address)
     ├── PlanError                       a plan stayed invalid after one repair
+    ├── BranchesFailed                  every branch of a map failed (one failure keeps the rest)
     ├── VerifierError                   a verifier/crossover node could not run (e.g. no candidates)
     └── RunInterrupted                  Ctrl-C / cancellation; the run is resumable (exit 130)
 """
@@ -25,11 +31,43 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "AgentloomError",
+    "BranchesFailed",
+    "BudgetExceeded",
+    "ConfigError",
+    "CorpusError",
+    "FetchRefused",
+    "MissingAPIKeyError",
+    "ModelError",
+    "ModelHTTPError",
+    "ModelNotFoundError",
+    "ModelOutputError",
+    "PlanError",
+    "RefImportError",
+    "RunInterrupted",
+    "RunNotFoundError",
+    "SpecError",
+    "StoreError",
+    "ToolArgumentError",
+    "ToolError",
+    "TransientModelError",
+    "UsageError",
+    "VerifierError",
+    "WebError",
+]
+
 
 class AgentloomError(Exception):
-    """Base of every agentloom error. ``exit_code`` is what the CLI exits with."""
+    """Base of every agentloom error. ``exit_code`` is what the CLI exits with. Its message is
+    redacted when it is made, so no copy of it (logs, run records, checkpoints) carries a secret."""
 
     exit_code: int = 1
+
+    def __init__(self, *args: Any) -> None:
+        from agentloom.secrets import redact_text
+
+        super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args))
 
     def one_line(self) -> str:
         """The error as a single line, for the CLI and logs."""
@@ -77,6 +115,10 @@ class StoreError(UsageError):
     """A SQLite file is corrupt or is not one of ours; it is never silently recreated."""
 
 
+class RefImportError(UsageError):
+    """A ``module:attr`` that cannot be imported; the message says why and what to do."""
+
+
 class BudgetExceeded(AgentloomError):
     """A call could not be reserved within the budget; raised before the call is made."""
 
@@ -98,20 +140,49 @@ class ModelError(AgentloomError):
         self.status = status
 
 
+class TransientModelError(ModelError):
+    """An attempt failed in a way worth retrying (429, 5xx, connection error, timeout, a 200 with
+    no answer). ``ModelBase`` retries it and, when retries run out, raises ``ModelHTTPError``."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
 class ModelHTTPError(ModelError):
     """The provider answered with an error that is not retried, or retries ran out."""
 
 
 class ModelOutputError(ModelError):
-    """Structured output did not validate, even after one repair request."""
+    """Structured output did not validate, even after one repair request. ``text`` is the last
+    reply, so a caller can still read a model that ignored the schema."""
+
+    text: str | None = None
 
 
 class ToolError(AgentloomError):
     """A tool failed and the caller asked for an exception rather than an error result."""
 
 
+class ToolArgumentError(ToolError, ValueError):
+    """A model sent arguments that do not fit the tool's signature."""
+
+
+class WebError(ToolError):
+    """A web tool could not do its job (provider unreachable, HTTP error, not a text page)."""
+
+
+class FetchRefused(WebError):
+    """``http_fetch`` refused a URL: scheme, or an address that is not public and not allowlisted."""
+
+
 class PlanError(AgentloomError):
     """A plan (DAG, width schedule) is invalid and could not be repaired."""
+
+
+class BranchesFailed(AgentloomError):
+    """Every branch of a ``map`` node failed; the message names the first failure. (When some
+    branches finish, the node returns them and the failures are listed in the result's meta.)"""
 
 
 class VerifierError(AgentloomError):

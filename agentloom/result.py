@@ -65,6 +65,9 @@ class Result:
     partial: bool = False
     stop_reason: str = "done"
     meta: dict[str, Any] = field(default_factory=dict)
+    grounded: bool | None = None
+    """With evidence tools: whether the answer cites a passage the run found (False: it stands on
+    nothing the run looked up, and verifiers count it as failing). None without evidence tools."""
 
     def to_dict(self) -> dict[str, Any]:
         output = self.output
@@ -79,4 +82,5 @@ class Result:
             "partial": self.partial,
             "stop_reason": self.stop_reason,
             "meta": self.meta,
+            "grounded": self.grounded,
         }

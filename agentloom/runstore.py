@@ -4,7 +4,6 @@ artifact, at ``<home>/runs.db`` through the storage seam (SQLite by default). Se
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import uuid
@@ -15,26 +14,10 @@ from typing import Any
 
 from agentloom._paths import loom_home
 from agentloom.errors import RunNotFoundError
+from agentloom.secrets import redact
 from agentloom.storage.types import Connection
 
 __all__ = ["RunStore", "RunRecord", "redact", "new_run_id"]
-
-_SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|secret|password|token_value|x-api-key)", re.I)
-_SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9._\-]{8,}|tvly-[A-Za-z0-9_\-]{8,})")
-
-
-def redact(value: Any) -> Any:
-    """Return ``value`` with API keys and Authorization headers replaced by ``[redacted]``."""
-    if isinstance(value, dict):
-        return {
-            k: ("[redacted]" if isinstance(k, str) and _SECRET_KEYS.search(k) else redact(v)) for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        return _SECRET_VALUES.sub("[redacted]", value)
-    return value
-
 
 def new_run_id() -> str:
     """A short, sortable, unique run id: ``YYYYmmdd-HHMMSS-xxxxxx``."""
@@ -93,7 +76,8 @@ class RunStore:
         self._lock = threading.RLock()
         self._buffer: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
-        self.database.write(lambda conn: [conn.execute(sql) for sql in _SCHEMA])
+        if not {"runs", "events", "artifacts"} <= self.database.tables():  # an existing store needs no write lock to open
+            self.database.write(lambda conn: [conn.execute(sql) for sql in _SCHEMA])
 
     # ----------------------------------------------------------------- runs
     def create_run(
@@ -129,7 +113,8 @@ class RunStore:
         meta: dict[str, Any] | None = None,
     ) -> None:
         self.flush()
-        updates: dict[str, Any] = {"status": status, "finished": time.time(), "error": error}
+        updates: dict[str, Any] = {"status": status, "finished": time.time(),
+                                   "error": redact(error) if error is not None else None}
         if output is not None:
             updates["output"] = _dumps(output)
         if usage is not None:
@@ -203,14 +188,13 @@ class RunStore:
             self.flush()
 
     def flush(self) -> None:
-        """Queue the buffered events as one transaction (the writer thread writes it; reads wait for it)."""
+        """Hand the buffered events to the writer thread (reads wait for them to land)."""
         with self._lock:
             if not self._buffer:
                 return
             rows, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
-        values = [tuple(row.get(c) for c in _EVENT_COLUMNS) for row in rows]
-        self.database.submit(lambda conn: conn.executemany(_INSERT_EVENT, values))
+        self.database.add_rows(_INSERT_EVENT, [tuple(row.get(c) for c in _EVENT_COLUMNS) for row in rows])
 
     def events(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         self.flush()

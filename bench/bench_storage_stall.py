@@ -11,7 +11,7 @@ Rows side by side in the same process: ``writer thread`` (the storage seam's def
 queue to one writer thread per store), the same with the second process holding no lock (a
 control: the machine's own noise), and ``waits on the loop`` (every transaction runs on the
 calling thread, the event loop, which is what storage did before the seam).
-Goal: the writer thread's longest stall under 10 ms. Each case runs 3 times (1 with ``--quick``);
+Goal: the writer thread's longest stall under 10 ms. Each case runs 5 times (1 with ``--quick``);
 the table gives the median of the runs' longest stalls and the worst one.
 """
 
@@ -128,7 +128,7 @@ def _block_on_writes(store: Any, bank: Any) -> None:
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Each case ``repeats`` times (fresh home each time); the median of the longest stalls."""
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else 5
     rows = []
     cases = (("writer thread, lock held", False, True), ("writer thread, no lock (control)", False, False),
              ("waits on the loop, lock held", True, True))

@@ -68,6 +68,8 @@ class Reply:
     stream_chunks: list[str] | None = None  # explicit text deltas for streaming
     stream_delay: float | None = None  # seconds between streamed chunks
     hold: threading.Event | None = None  # streaming: after the first text delta, wait for it (10 s max)
+    raw_body: bytes | None = None  # a 200 with exactly this body (a broken server), instead of a completion
+    break_stream_after: int | None = None  # streaming: drop the connection after this many text deltas
 
 
 @dataclass
@@ -359,6 +361,13 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.status != 200:
             self._send_error(reply.status, reply.error or f"error {reply.status}", code=reply.error_code, headers=reply.headers)
             return
+        if reply.raw_body is not None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply.raw_body)))
+            self.end_headers()
+            self.wfile.write(reply.raw_body)
+            return
         if body.get("stream"):
             self._stream(body, reply, record)
         else:
@@ -403,6 +412,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if n and delay:
                     time.sleep(delay)
                 self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
+                if reply.break_stream_after is not None and n >= reply.break_stream_after:
+                    self.close_connection = True  # the stream dies midway: no terminating chunk
+                    self.connection.shutdown(2)
+                    return
                 if n == hold_after and reply.hold is not None and not reply.hold.wait(10):
                     record.notes.append("hold timed out")
             self._write_chunk(b"data: [DONE]\n\n")

@@ -380,3 +380,44 @@ async def test_stream_requires_stream_capable_model() -> None:
 
     with pytest.raises(ConfigError, match="stream"):
         await DAGPlanner(stream=True).run("x", model=Bare(), tools=[])  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- robustness with real models' output
+async def test_pretty_printed_multi_line_tasks_are_accepted_when_streamed() -> None:
+    calls: list[str] = []
+    model = FunctionModel(lambda r: finish_join(r) if r.purpose == "join"
+                          else "Here is the plan:\n```json\n" + "\n".join(json.dumps(t, indent=2) for t in PLAN) + "\n```")
+    run = await DAGPlanner(stream=True).run("Harrow and Brandt", model=model, tools=make_tools(calls))
+    assert sorted(calls) == ["lookup:Brandt", "lookup:Harrow"]
+    assert run.results()["3"].value["value"] == 2000
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_plan_that_parses_to_no_task_is_repaired_never_run_empty(stream: bool) -> None:
+    repairs: list[str] = []
+
+    def respond(request: ModelRequest) -> str:
+        if request.purpose == "join":
+            return finish_join(request)
+        text = user_text(request)
+        if "holds no task" in text:
+            repairs.append(text)
+            return "\n".join(json.dumps(t) for t in PLAN) if stream else json.dumps({"tasks": PLAN})
+        return json.dumps({"steps": PLAN}) if not stream else "I will look up both plants and add them."
+
+    run = await DAGPlanner(stream=stream).run("Harrow and Brandt", model=FunctionModel(respond), tools=make_tools([]))
+    assert len(repairs) == 1
+    assert run.results()["3"].value["value"] == 2000
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_repair_identical_to_the_failed_plan_names_the_problem(stream: bool) -> None:
+    bad = {"id": 1, "tool": "lookup", "args": {"plant": "Harrow"}}
+
+    def respond(request: ModelRequest) -> str:
+        return json.dumps(bad) if stream else json.dumps({"tasks": [bad]})
+
+    with pytest.raises(PlanError) as info:
+        await DAGPlanner(stream=stream).run("Harrow", model=FunctionModel(respond), tools=make_tools([]))
+    line = info.value.one_line()
+    assert "repeated the invalid plan unchanged" in line and "argument 'entity': Field required" in line

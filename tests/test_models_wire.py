@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from agentloom.errors import MissingAPIKeyError, ModelHTTPError, ModelNotFoundError
 from agentloom.models._errors import classify_status, parse_retry_after, translate_sdk_error
 from agentloom.models._wire import (
+    EmptyResponse,
     StreamAccumulator,
     parse_response,
     read_usage,
@@ -136,7 +137,8 @@ def test_parse_response_from_plain_dicts() -> None:
     assert len(completion.tool_calls) == 2  # a call without a name is dropped
     assert completion.model == "served-name" and completion.finish_reason == "tool_calls"
     assert (completion.usage.input_tokens, completion.usage.cached_tokens) == (9, 0)
-    assert parse_response({"choices": []}, "m").text is None
+    with pytest.raises(EmptyResponse, match="no choices"):  # never an empty success
+        parse_response({"choices": []}, "m")
 
 
 def test_read_usage_variants() -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from agentloom import Budget
+from agentloom.agents import PDR
 from agentloom.errors import ConfigError
 from agentloom.models.function import FunctionModel
 from agentloom.models.types import ModelRequest
-from agentloom.planners import PDR
 from agentloom.runstore import RunStore
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "corpus"

@@ -62,3 +62,20 @@ def test_the_served_model_is_the_verified_file(real_model_server: local_model.Ru
     assert path.stat().st_size == local_model.MODELS["0.5b"].size
     with path.open("rb") as fh:
         assert fh.read(4) == local_model.GGUF_MAGIC
+
+
+async def test_the_readme_agent_runs_on_the_local_model_under_a_usd_budget(
+    real_model_server: local_model.RunningServer,
+) -> None:
+    """The README's snippet with a served model: priced with price="0,0", a USD limit holds."""
+    from agentloom import Agent, Budget
+    from agentloom._paths import default_corpus
+    from agentloom.models import resolve_model
+    from agentloom.tools import calculator, corpus_tools
+
+    local = resolve_model(real_model_server.alias, base_url=real_model_server.base_url, price="0,0")
+    agent = Agent(model=local, tools=[calculator, *corpus_tools([str(default_corpus())])], max_turns=3)
+    result = await agent.run("What is the installed capacity of the Skerry Sound Tidal Station?",
+                             budget=Budget(usd=0.05, seconds=240))
+    assert result.output
+    assert result.usage.llm_calls >= 1 and result.usage.usd == 0.0

@@ -114,3 +114,62 @@ def test_inline_mode_runs_transactions_on_the_calling_thread(tmp_path: Path) -> 
     db.submit(lambda c: seen.append(threading.current_thread().name)).result()
     assert seen == [threading.current_thread().name] * 2
     db.close()
+
+
+def test_existing_stores_open_while_another_connection_holds_the_write_lock(tmp_path: Path) -> None:
+    import threading
+
+    RunStore(tmp_path / "runs.db").close()
+    MemoryBank(tmp_path / "memory.db").close()
+    holders = [hold_write_lock(tmp_path / "runs.db"), hold_write_lock(tmp_path / "memory.db")]
+    opened: list[object] = []
+
+    def open_both() -> None:
+        opened.append(RunStore(tmp_path / "runs.db"))
+        opened.append(MemoryBank(tmp_path / "memory.db"))
+
+    thread = threading.Thread(target=open_both, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    try:
+        assert len(opened) == 2  # neither waited for the lock
+    finally:
+        for holder in holders:
+            holder.execute("COMMIT")
+            holder.close()
+        thread.join()
+    for store in opened:
+        store.close()  # type: ignore[attr-defined]
+
+
+def test_rows_queued_while_locked_land_in_one_batch_in_order(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "s.db", "runs")
+    db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
+    holder = hold_write_lock(tmp_path / "s.db")
+    try:
+        for n in range(100):
+            db.add_rows("INSERT INTO t VALUES (?)", [(n,)])
+        db.submit(lambda c: c.execute("INSERT INTO t VALUES (1000)"))  # after the batch, never inside it
+        db.add_rows("INSERT INTO t VALUES (?)", [(2000,)])
+        assert db._pending == 3  # noqa: SLF001 - one batch, the write, a second batch
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert [r[0] for r in db.read("SELECT n FROM t ORDER BY rowid")] == [*range(100), 1000, 2000]
+    db.close()
+
+
+def test_closing_twice_is_harmless(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    store.close()
+    store.close()
+    bank = MemoryBank(tmp_path / "memory.db")
+    bank.close()
+    bank.close()
+
+
+def test_writing_to_a_closed_store_is_a_clear_error(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "s.db", "runs")
+    db.close()
+    with pytest.raises(StoreError, match="closed"):
+        db.submit(lambda c: c.execute("SELECT 1"))

@@ -95,14 +95,14 @@ async def test_a_real_model_gets_a_clear_prompt_with_the_markers_and_passages() 
 async def test_misbehaving_model_output_is_cleaned_so_citations_stay_true() -> None:
     body = (
         "```markdown\n# Skerry Sound\n\n## Short answer\n\n"
-        "Capacity is 290 MW [p_1111111111, p_2222222222] and it has 99 turbines [p_9999999999]. "
+        "Capacity is 290 MW [p_1111111111, p_2222222222] and it is installed [p_9999999999]. "
         "Varga runs it [7]. See also [w_4444444444].\n\n"
         "## Findings\n\nMore detail [p_3333333333][p_1111111111].\n\n"
         "## References\n\n[1] made-up.md\n[2] also-made-up.md\n```"
     )
     report = await Writer(_scripted(body, [])).write(QUESTION, FINDINGS, PASSAGES, usage={"usd": None, "llm_calls": 2})
     assert report.title == "Skerry Sound"
-    assert report.short_answer == "Capacity is 290 MW [1][2] and it has 99 turbines. Varga runs it. See also [3]."
+    assert report.short_answer == "Capacity is 290 MW [1][2] and it is installed. Varga runs it. See also [3]."
     assert "More detail [4][1]." in report.markdown
     assert [c.id for c in report.citations] == [P1.id, P2.id, W1.id, P3.id]
     assert _references(report.markdown)[2] == '- [3] https://example.org/tides — "Tides report"'
@@ -144,3 +144,19 @@ def test_report_to_dict_numbers_citations() -> None:
 def test_write_sync_from_plain_code() -> None:
     report = Writer("offline").write_sync(QUESTION, FINDINGS, PASSAGES)
     assert report.citations
+
+
+async def test_a_drafted_sentence_with_a_figure_or_name_in_no_input_is_dropped() -> None:
+    body = (
+        "# Skerry Sound\n\n## Short answer\n\nIt has 99 turbines [p_1111111111]. "
+        "Its capacity is 290 MW [p_1111111111]. It was opened by Mayor Quarrington [p_3333333333].\n"
+    )
+    report = await Writer(_scripted(body, [])).write(QUESTION, FINDINGS, PASSAGES)
+    assert report.short_answer == "Its capacity is 290 MW [1]."
+    assert "99" not in report.markdown and "Quarrington" not in report.markdown
+
+
+async def test_a_draft_without_a_short_answer_gets_the_merged_finding() -> None:
+    body = "### Finding 1\nThe capacity is 290 MW [p_1111111111].\n"
+    report = await Writer(_scripted(body, [])).write(QUESTION, FINDINGS, PASSAGES)
+    assert report.short_answer.startswith("The station has an installed capacity of 290 MW. [1]")

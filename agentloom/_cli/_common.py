@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import click
 
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError
 
-__all__ = ["budget_from_flags", "write_output", "print_json"]
+__all__ = ["budget_from_flags", "follow_symlinks_option", "model_connection", "model_from_flags", "write_output", "print_json"]
 
 
 def budget_from_flags(
@@ -33,5 +38,66 @@ def write_output(path: str | None, text: str) -> None:
 
 def print_json(value: Any) -> None:
     """One JSON object on stdout and nothing else."""
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+    from agentloom.secrets import redact
+
+    sys.stdout.write(json.dumps(redact(value), ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def model_from_flags(model: Any, base_url: str | None, api_key_env: str | None, price: str | None,
+                     tool_mode: str | None = None, timeout: float | None = None) -> Any:
+    """``--model`` as given when no connection flag is set (resolved later, lazily), else the model
+    built from ``--base-url``, ``--api-key-env``, ``--price``, ``--tool-mode`` and ``--timeout``."""
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigError(f"--timeout {timeout:g} must be a positive number of seconds")
+    if not (base_url or api_key_env or price or tool_mode or timeout):
+        return model
+    from agentloom.models.resolve import default_model_name, resolve_model
+
+    name = model or default_model_name()
+    if name == "offline" and not (base_url or api_key_env or price):
+        return resolve_model(name, tool_mode=tool_mode)  # (nothing to time out offline)
+    if name == "offline":
+        raise ConfigError("--base-url, --api-key-env and --price need a served model: add --model NAME "
+                          "(e.g. --model qwen2.5-coder-0.5b-instruct --base-url http://127.0.0.1:8080/v1)")
+    extra: dict[str, Any] = {"timeout": timeout} if timeout else {}
+    return resolve_model(name, base_url=base_url, api_key_env=api_key_env, price=price, tool_mode=tool_mode, **extra)
+
+
+_CONNECTION_OPTIONS = (
+    click.option("--base-url", default=None, metavar="URL",
+                 help="An OpenAI-compatible server for --model, e.g. http://127.0.0.1:8080/v1 "
+                      "(a bare model name then means openai/NAME)."),
+    click.option("--api-key-env", default=None, metavar="VAR",
+                 help="The environment variable holding the model's API key (default: the provider's own)."),
+    click.option("--price", default=None, metavar="IN,OUT",
+                 help="USD per million input,output tokens, for a model litellm cannot price (0,0 for a local one)."),
+    click.option("--tool-mode", type=click.Choice(["auto", "native", "json", "text"]), default=None,
+                 help="How the model is asked for tool calls: native (OpenAI tools), json (a schema the server "
+                      "enforces), text (parsed from its reply), auto (default: picked per model, remembered)."),
+    click.option("--timeout", type=float, default=None, metavar="SECONDS",
+                 help="Longest wait for one model attempt (a budget's time limit cuts it shorter)."),
+)
+
+
+def model_connection(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--base-url``, ``--api-key-env``, ``--price``, ``--tool-mode`` and ``--timeout`` to a command that takes ``--model``;
+    the command receives the model they describe in its ``model`` argument."""
+
+    @functools.wraps(command)
+    def with_connection(*args: Any, base_url: str | None, api_key_env: str | None, price: str | None,
+                        tool_mode: str | None, timeout: float | None, **kwargs: Any) -> Any:
+        kwargs["model"] = model_from_flags(kwargs.get("model"), base_url, api_key_env, price, tool_mode, timeout)
+        return command(*args, **kwargs)
+
+    wrapped: Callable[..., Any] = with_connection
+    for option in reversed(_CONNECTION_OPTIONS):
+        wrapped = option(wrapped)
+    return wrapped
+
+
+#: ``--follow-symlinks/--no-follow-symlinks`` for commands that index a corpus (unset: as the index last did).
+follow_symlinks_option = click.option(
+    "--follow-symlinks/--no-follow-symlinks", "follow_symlinks", default=None,
+    help="Index symlinked files whose target lies outside the corpus (default: no, or as the index last did).",
+)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from agentloom.budget import Budget
+from agentloom.secrets import redact_text
 
 __all__ = ["RunDisplay"]
 
@@ -66,7 +67,7 @@ class RunDisplay:
             self._log(f"done in {time.monotonic() - self.started:.2f}s; memory hits {self.memory_hits}")
 
     def _log(self, line: str) -> None:
-        self.stream.write(f"[{time.monotonic() - self.started:7.2f}s] {line}\n")
+        self.stream.write(f"[{time.monotonic() - self.started:7.2f}s] {redact_text(line)}\n")
         self.stream.flush()
 
     # ----------------------------------------------------------------- events

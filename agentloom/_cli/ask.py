@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from agentloom._cli._common import follow_symlinks_option, model_connection
+
 if TYPE_CHECKING:
     from agentloom._cli._display import RunDisplay
     from agentloom.agents.agent import Agent
@@ -26,6 +28,8 @@ __all__ = ["ask"]
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the answer to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@follow_symlinks_option
+@model_connection
 def ask(
     question: str,
     corpus: tuple[str, ...],
@@ -37,6 +41,7 @@ def ask(
     out: str | None,
     as_json: bool,
     quiet: bool,
+    follow_symlinks: bool | None,
 ) -> None:
     """Answer QUESTION with one agent over a corpus (offline by default)."""
     import asyncio
@@ -53,7 +58,7 @@ def ask(
         raise ConfigError("the question is empty; ask something, e.g. loom ask \"What powers the tram network?\"")
     budget = budget_from_flags(budget_usd, budget_tokens)
     paths = list(corpus) or [str(default_corpus())]
-    tools = [*corpus_tools(paths), calculator]
+    tools = [*corpus_tools(paths, follow_symlinks=follow_symlinks), calculator]
     agent = Agent(model=model, tools=tools, width=width if not width.isdigit() else int(width), max_turns=max_turns, name="ask")
     display = RunDisplay(f"loom ask: {question}", budget, mode="quiet" if (quiet or as_json) else "auto")
 
@@ -65,6 +70,8 @@ def ask(
     text = str(result.output)
     refs = "\n".join(f"[{c.id}] {c.where()}" for c in result.citations)
     rendered = text + ("\n\nSources:\n" + refs if refs else "")
+    if result.grounded is False:
+        rendered += "\n\nUngrounded: this answer cites nothing the run looked up; do not rely on it."
     write_output(out, rendered)
     if as_json:
         print_json({"answer": text, **result.to_dict()})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from agentloom._cli._common import model_connection
+
 __all__ = ["eval_cmd"]
 
 
@@ -18,6 +20,7 @@ __all__ = ["eval_cmd"]
 )
 @click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
+@model_connection
 def eval_cmd(questions: str, corpus: tuple[str, ...], model: str | None, as_json: bool) -> None:
     """Score research answers on QUESTIONS (a JSON list of {"question", "expected", "support"}
     objects; "unanswerable": true for a question the corpus cannot answer). The headline score

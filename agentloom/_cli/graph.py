@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from agentloom._cli._common import model_connection
+
 __all__ = ["run", "validate", "draw", "schema"]
 
 EXIT_USAGE, EXIT_BUDGET = 2, 3
@@ -91,6 +93,7 @@ def _progress(quiet: bool) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the Result) on stdout.")
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+@model_connection
 def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, out: str | None,
         as_json: bool, resume: str | None, quiet: bool) -> None:
     """Run the agent graph in FILE.

@@ -13,6 +13,8 @@ from typing import IO, Any
 
 import click
 
+from agentloom._cli._common import follow_symlinks_option
+
 __all__ = ["index", "IndexProgress"]
 
 
@@ -93,7 +95,9 @@ def _isatty(stream: IO[str]) -> bool:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def index(dirs: tuple[str, ...], index_path: str | None, as_json: bool, quiet: bool) -> None:
+@follow_symlinks_option
+def index(dirs: tuple[str, ...], index_path: str | None, as_json: bool, quiet: bool,
+          follow_symlinks: bool | None) -> None:
     """Build or refresh the search index of DIR (folders of .md, .txt and .html files).
 
     Only new and changed files are re-read; deleted files leave the index. Several folders
@@ -101,7 +105,7 @@ def index(dirs: tuple[str, ...], index_path: str | None, as_json: bool, quiet: b
     """
     from agentloom.tools.corpus import CorpusIndex
 
-    corpus = CorpusIndex(list(dirs), index_path=index_path)
+    corpus = CorpusIndex(list(dirs), index_path=index_path, follow_symlinks=follow_symlinks)
     if quiet:
         mode = "quiet"
     elif as_json:

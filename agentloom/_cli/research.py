@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from agentloom._cli._common import follow_symlinks_option, model_connection
+
 if TYPE_CHECKING:
     from agentloom.budget import Budget
     from agentloom.result import Result
@@ -27,6 +29,8 @@ __all__ = ["research"]
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--resume", "resume", default=None, metavar="RUN_ID", help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@follow_symlinks_option
+@model_connection
 def research(
     question: str | None,
     corpus: tuple[str, ...],
@@ -41,6 +45,7 @@ def research(
     as_json: bool,
     resume: str | None,
     quiet: bool,
+    follow_symlinks: bool | None,
 ) -> None:
     """Research QUESTION with parallel teams and write a cited report.
 
@@ -60,7 +65,7 @@ def research(
     if resume is not None:
         RunStore().get_run(resume)  # an unknown run id is one clear line, before anything starts
     mode = "quiet" if (quiet or as_json) else "auto"
-    _index_with_progress(paths or [str(default_corpus())], mode)
+    _index_with_progress(paths or [str(default_corpus())], mode, follow_symlinks)
     run_id = resume or new_run_id()
     display = RunDisplay(f"loom research: {question or 'resume ' + run_id}", budget, mode=mode)
 
@@ -140,12 +145,13 @@ def _report(result: Result, out: str | None, as_json: bool, quiet: bool) -> None
         )
 
 
-def _index_with_progress(paths: list[str], mode: str) -> None:
-    """Build or refresh the corpus index up front, with progress, so the run finds it ready."""
+def _index_with_progress(paths: list[str], mode: str, follow_symlinks: bool | None = None) -> None:
+    """Build or refresh the corpus index up front, with progress, so the run finds it ready
+    (the run's own index inherits the symlink choice recorded here)."""
     from agentloom._cli.index import IndexProgress
     from agentloom.tools.corpus import CorpusIndex
 
-    index = CorpusIndex(paths)
+    index = CorpusIndex(paths, follow_symlinks=follow_symlinks)
     try:
         with IndexProgress(mode=mode, label="indexing corpus") as progress:
             index.refresh(on_progress=progress)

@@ -1,5 +1,5 @@
 """Agents and the nodes around them: candidates, verifiers, selection with early stopping,
-crossover and the evolve loop. Names load on first use, so importing a helper module of this
+crossover, the evolve loop and Parallel-Distill-Refine (PDR). Names load on first use, so importing a helper module of this
 package stays cheap (the offline model's handlers import ``agentloom.agents._verify_text``)."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         Workspace,
     )
     from agentloom.agents.evolve import Evolve, EvolveInput, EvolveResult, GenerationRecord
+    from agentloom.agents.pdr import PDR, PDRRound
     from agentloom.agents.selection import (
         BestOfN,
         FirstFinish,
@@ -75,6 +76,7 @@ _LAZY: dict[str, str] = {
         "agentloom.agents.crossover",
     ),
     **dict.fromkeys(["Evolve", "EvolveInput", "EvolveResult", "GenerationRecord"], "agentloom.agents.evolve"),
+    **dict.fromkeys(["PDR", "PDRRound"], "agentloom.agents.pdr"),
     **dict.fromkeys(
         [
             "BestOfN",
@@ -128,6 +130,8 @@ __all__ = [
     "EntailmentJudgment",
     "EquivalenceJudgment",
     "Evolve",
+    "PDR",
+    "PDRRound",
     "EvolveInput",
     "EvolveResult",
     "FieldCrossover",

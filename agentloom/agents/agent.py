@@ -19,12 +19,13 @@ from pydantic import BaseModel
 
 from agentloom import tracing
 from agentloom._runtime import run_scope
+from agentloom.agents import tool_protocol as protocol
 from agentloom.budget import Budget
 from agentloom.citations import Citation, citations_for, collect_passages
-from agentloom.errors import BudgetExceeded, ConfigError
+from agentloom.errors import BudgetExceeded, ConfigError, ModelOutputError
 from agentloom.models.base import call_model
-from agentloom.models.resolve import resolve_model
-from agentloom.models.types import Message, Model, ModelRequest, ToolCall
+from agentloom.models.resolve import TOOL_MODES, resolve_model
+from agentloom.models.types import Completion, Message, Model, ModelRequest, ToolCall
 from agentloom.planners.width import WidthSchedule, parse_width
 from agentloom.result import Result, UsageSummary
 from agentloom.runstore import RunStore
@@ -43,6 +44,14 @@ DEFAULT_INSTRUCTIONS = (
     "with the source id in square brackets, e.g. [p_0123456789]. If the tools find nothing "
     "relevant, say that no supporting evidence was found."
 )
+
+#: Said once to a model that answered without citing anything, when it has evidence tools.
+_LOOK_IT_UP = (
+    "Your answer cites no source. Look it up first: call {tool} with the key words of the question, "
+    "then answer from the passages and cite their ids in square brackets."
+)
+#: Passages the framework's own first search returns.
+_FIRST_SEARCH_K = 3
 
 #: Below ``_HALVE_AT`` of the budget left the width halves, below ``_NARROW_AT`` it is 1, and
 #: below ``_FINISH_AT`` the agent stops calling tools and gives its best answer.
@@ -73,6 +82,8 @@ class Agent:
         max_spawn_depth: int = 1,
         max_spawn_tasks: int = 32,
         planner: DAGPlanner | None = None,
+        tool_mode: str | None = None,
+        retrieve_first: bool | None = None,
         _spawn_depth: int = 0,
     ) -> None:
         for key, value in (("max_turns", max_turns), ("max_tokens", max_tokens), ("max_spawn_depth", max_spawn_depth),
@@ -86,6 +97,8 @@ class Agent:
                 f"Agent planner={type(planner).__name__} has no solve(); use planner=DAGPlanner() "
                 "(width/depth planners such as BudgetPlanner drive rounds through planners.run_rounds)"
             )
+        if tool_mode is not None and tool_mode not in TOOL_MODES:
+            raise ConfigError(f"Agent tool_mode={tool_mode!r} must be one of {', '.join(TOOL_MODES)}")
         self.model: Model = resolve_model(model)
         self.tools: list[Tool] = [t if isinstance(t, Tool) else tool(t) for t in tools]
         self.instructions = instructions
@@ -93,7 +106,9 @@ class Agent:
         self.width = parse_width(width)
         self.max_turns = max_turns
         self.max_tokens = max_tokens
-        self.temperature = temperature
+        self.temperature = 0.0 if temperature is None else temperature  # explicit on every call
+        self.tool_mode = tool_mode
+        self.retrieve_first = retrieve_first
         self.memory = memory
         self.team = team
         self.max_concurrency = max_concurrency
@@ -125,6 +140,8 @@ class Agent:
             threads=self.threads if depth < self.max_spawn_depth else None,
             max_spawn_depth=self.max_spawn_depth,
             max_spawn_tasks=self.max_spawn_tasks,
+            tool_mode=self.tool_mode,
+            retrieve_first=self.retrieve_first,
             _spawn_depth=depth,
         )
 
@@ -169,7 +186,8 @@ class Agent:
         return tools
 
     def _system_prompt(self, task: str, width: int, memory_block: str) -> str:
-        parts = [self.instructions, f"Tool-call width this turn: {width}"]
+        has_tools = bool(self.tools) or self.memory is not None or bool(self.threads)
+        parts = [self.instructions, f"Tool-call width this turn: {width}"] if has_tools else [self.instructions]
         if self.threads and self.spawn_depth < self.max_spawn_depth:
             parts.append(
                 f"To split the work, call spawn(tasks=[...]) with self-contained sub-tasks: each runs as a "
@@ -204,10 +222,15 @@ class Agent:
             except BudgetExceeded:
                 pass
         usage = UsageSummary.from_budget(budget, memory_hits=memory_hits)
+        grounded = bool(citations_for(final, passages)) if any(protocol.is_evidence_tool(t) for t in tools) else None
+        if grounded is False:
+            tracing.emit("decision", self.name, status="error", data={
+                "action": "ungrounded", "reason": "the answer cites no passage the run found; it is marked ungrounded"})
         return Result(
             output=output,
             usage=usage,
             citations=citations_for(final, passages),
+            grounded=grounded,
             budget_limited=budget_limited,
             partial=budget_limited,
             stop_reason=stop_reason,
@@ -235,8 +258,12 @@ class Agent:
     async def _react(
         self, task: str, budget: Budget, tools: list[Tool], executor: ToolExecutor, passages: dict[str, Citation], messages: list[Message]
     ) -> tuple[str, bool, str, dict[str, Any], int]:
-        """The tool loop: one model call per turn, that turn's calls (up to the width) at once."""
-        schemas = [t.schema() for t in tools]
+        """The tool loop: one model call per turn, that turn's calls (up to the width) at once.
+        The model is asked for calls in its tool mode (``tool_protocol``); with evidence tools
+        the framework may run the first search itself, and an uncited answer is sent back once."""
+        mode = protocol.resolve_tool_mode(self.model, self.tool_mode)
+        names = [t.name for t in tools]
+        evidence = [t for t in tools if protocol.is_evidence_tool(t)]
         deferred: list[ToolCall] = []
         final: str | None = None
         budget_limited = False
@@ -245,6 +272,10 @@ class Agent:
         turns_used = 0
         widths: list[int] = []
         deferrals = 0
+        nudged = False
+        retrieve = self.retrieve_first if self.retrieve_first is not None else mode != "native"
+        if retrieve and evidence and budget.remaining_fraction() >= _FINISH_AT:
+            memory_hits += await self._retrieve_first(task, evidence[0], executor, passages, messages)
 
         for turn in range(self.max_turns):
             if budget.remaining_fraction() < _FINISH_AT:
@@ -261,26 +292,37 @@ class Agent:
                 messages.append(Message("assistant", None, batch))
             else:
                 # the shared keys are read afresh each turn: other teams' findings appear as they land
-                messages[0] = Message("system", self._system_prompt(task, width, self._memory_block(task)))
-                request = ModelRequest(
-                    messages=list(messages),
-                    tools=schemas,
-                    output_type=None,
-                    temperature=self.temperature,
-                    max_tokens=self.max_tokens,
-                    purpose="act",
-                    metadata={"question": task, "turn": turn, "width": width, "team": self.team},
-                )
+                # (searched on a worker thread: a big bank's search must not stall the event loop)
+                block = await asyncio.to_thread(self._memory_block, task) if self.memory is not None else ""
+                messages[0] = Message("system", self._system_prompt(task, width, block))
+                last_turn = turn == self.max_turns - 1
+                request = self._act_request(task, mode, tools, messages, passages, turn=turn, width=width, answer_only=last_turn)
                 try:
                     completion = await call_model(self.model, request)
                 except BudgetExceeded:
                     budget_limited, stop_reason = True, "budget"
                     break
-                calls = list(completion.tool_calls)
+                except ModelOutputError as exc:
+                    if (exc.text or "").lstrip().startswith("{"):
+                        # the schema was enforced but the reply broke off (max_tokens): no answer
+                        # this turn; the best-answer step below gets another try
+                        stop_reason = "unparsable"
+                        break
+                    # the server did not enforce the schema: read the reply as text from now on
+                    # (and remember that for this model when the mode was picked automatically)
+                    completion = Completion(text=exc.text)
+                    mode = self._fall_back_to_text(mode)
+                calls, answer = self._read_completion(mode, completion, names)
                 if not calls:
-                    final = completion.text or ""
+                    final = answer or ""
                     messages.append(Message("assistant", final))
                     stop_reason = "answered"
+                    if evidence and not nudged and not citations_for(final, passages) and not last_turn:
+                        nudged, final = True, None
+                        messages.append(Message("user", _LOOK_IT_UP.format(tool=evidence[0].name)))
+                        tracing.emit("decision", self.name, data={"turn": turn, "action": "ground",
+                                                                  "reason": "the answer cites no source; the model is told once to look things up"})
+                        continue
                     break
                 batch, extra = calls[:width], calls[width:]
                 if extra:
@@ -288,7 +330,7 @@ class Agent:
                     deferrals += len(extra)
                     tracing.emit("deferral", self.name, data={"turn": turn, "width": width, "issued": len(calls), "deferred": [c.name for c in extra],
                                                               "reason": f"the model issued {len(calls)} calls at width {width}; {len(extra)} run next turn"})
-                messages.append(Message("assistant", completion.text, batch))
+                messages.append(Message("assistant", completion.text if mode == "native" else None, batch))
             results = await executor.run_batch(batch)
             for result in results:
                 messages.append(Message("tool", result.content(), tool_call_id=result.call_id, name=result.name))
@@ -304,11 +346,70 @@ class Agent:
             tracing.emit("deferral", self.name, status="error", data={"unrun": [c.name for c in deferred], "stop_reason": stop_reason,
                                                                       "reason": f"{len(deferred)} deferred call(s) never ran: the run stopped ({stop_reason})"})
         if final is None:
-            final = await self._best_answer(task, messages, passages)
+            final = await self._best_answer(task, messages, passages, mode)
             if final:
                 messages.append(Message("assistant", final))
-        meta = {"turns": turns_used, "width": self.width.describe(), "widths": widths, "deferred_calls": deferrals}
+        meta = {"turns": turns_used, "width": self.width.describe(), "widths": widths, "deferred_calls": deferrals,
+                "tool_mode": mode, "retrieved_first": bool(retrieve and evidence)}
         return final or "", budget_limited, stop_reason, meta, memory_hits
+
+    def _fall_back_to_text(self, mode: str) -> str:
+        chosen = self.tool_mode or getattr(self.model, "tool_mode", "auto")
+        if chosen == "auto":
+            protocol.remember_mode(self.model, "text")
+        tracing.emit("decision", self.name, data={"action": "tool_mode", "from": mode, "to": "text",
+                                                  "reason": "the reply did not follow the act schema; reading replies as text"})
+        return "text"
+
+    async def _retrieve_first(
+        self, task: str, search: Tool, executor: ToolExecutor, passages: dict[str, Citation], messages: list[Message]
+    ) -> int:
+        """Run the first evidence search with the task's own text, as a recorded tool call whose
+        result the model reads first (small models write poor first queries)."""
+        args: dict[str, Any] = {"query": task[:500]}
+        if "k" in search.args_model.model_fields:
+            args["k"] = _FIRST_SEARCH_K
+        call = ToolCall("call_first_search", search.name, json.dumps(args))
+        tracing.emit("decision", self.name, data={"action": "retrieve_first", "tool": search.name,
+                                                  "reason": "the framework runs the first search from the task text"})
+        messages.append(Message("assistant", None, [call]))
+        hits = 0
+        for result in await executor.run_batch([call]):
+            messages.append(Message("tool", result.content(), tool_call_id=result.call_id, name=result.name))
+            if result.ok:
+                collect_passages(result.value, passages)
+            hits += int(result.cached or result.coalesced)
+        return hits
+
+    def _act_request(
+        self, task: str, mode: str, tools: list[Tool], messages: list[Message], passages: dict[str, Citation],
+        *, turn: int, width: int, answer_only: bool,
+    ) -> ModelRequest:
+        """One act step in the model's tool mode: OpenAI tools (native), a schema of "one call
+        or the answer" (json), or the protocol in the prompt (text)."""
+        metadata = {"question": task, "turn": turn, "width": width, "team": self.team}
+        if mode == "native":
+            return ModelRequest(messages=list(messages), tools=[t.schema() for t in tools], temperature=self.temperature,
+                                max_tokens=self.max_tokens, purpose="act", metadata=metadata)
+        system = messages[0].content or ""
+        rules = protocol.protocol_prompt(mode, [] if answer_only else tools)
+        plain = [Message("system", f"{system}\n\n{rules}" if rules else system), *protocol.plain_transcript(messages[1:])]
+        output_type = protocol.act_schema(tools, list(passages), answer_only=answer_only) if mode == "json" else None
+        return ModelRequest(messages=plain, output_type=output_type, temperature=self.temperature, max_tokens=self.max_tokens,
+                            purpose="act", metadata=metadata)
+
+    @staticmethod
+    def _read_completion(mode: str, completion: Any, names: list[str]) -> tuple[list[ToolCall], str | None]:
+        """``(calls, answer)`` from an act completion in ``mode``; calls written as text are
+        accepted in every mode (small models write them that way even when sent tools)."""
+        if mode == "json" and completion.parsed is not None:
+            calls, answer, cite = protocol.read_step(completion.parsed)
+            if calls:
+                return calls, None
+            markers = "".join(f" [{c}]" for c in cite if f"[{c}]" not in (answer or ""))
+            return [], f"{answer or ''}{markers}".strip()
+        calls = list(completion.tool_calls) or protocol.parse_text_calls(completion.text, names)
+        return calls, None if calls else (completion.text or "")
 
     def _memory_block(self, task: str) -> str:
         """The bounded list of shared-memory keys relevant to ``task`` (empty without memory)."""
@@ -333,12 +434,14 @@ class Agent:
                                                       "reason": f"{left:.0%} of the budget left: width narrowed from {planned} to {width}"})
         return width
 
-    async def _best_answer(self, task: str, messages: list[Message], passages: dict[str, Citation]) -> str | None:
+    async def _best_answer(self, task: str, messages: list[Message], passages: dict[str, Citation], mode: str = "native") -> str | None:
         """One tool-free call for the best answer so far; without budget for it, the last
         text the model wrote, else the evidence gathered, verbatim."""
+        ask = Message("user", "Give your best final answer now from the evidence above, with citations.")
         request = ModelRequest(
-            messages=[*messages, Message("user", "Give your best final answer now from the evidence above, with citations.")],
+            messages=[*messages, ask] if mode == "native" else [*protocol.plain_transcript(messages), ask],
             tools=[],
+            output_type=protocol.act_schema([], list(passages), answer_only=True) if mode == "json" else None,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             purpose="act",
@@ -346,7 +449,11 @@ class Agent:
         )
         try:
             completion = await call_model(self.model, request)
+            if mode == "json":
+                return self._read_completion(mode, completion, [])[1] or ""
             return completion.text or ""
+        except ModelOutputError:
+            return None
         except BudgetExceeded:
             for message in reversed(messages):
                 if message.role == "assistant" and message.content:
@@ -362,6 +469,7 @@ class Agent:
             messages=[*messages, Message("user", "Return the final answer as JSON matching the schema.")],
             output_type=self.output_type,
             max_tokens=self.max_tokens,
+            temperature=self.temperature,
             purpose="act",
             metadata={"question": task, "final": True, "structured": True},
         )

@@ -141,7 +141,7 @@ class Writer:
             metadata={"question": question, "findings": items, "partial": partial},
         )
         completion = await call_model(self._resolved(), request)
-        body = completion.text or ""
+        body = _grounded_body(completion.text or "", question, items, passages)
         if not body.strip():
             # A model that returns nothing still gets an honest report: the extractive draft.
             from agentloom.models.offline.write import Finding, render
@@ -158,6 +158,36 @@ class Writer:
 
 
 # --------------------------------------------------------------------------- deterministic part
+def _grounded_body(body: str, question: str, items: list[dict[str, str]], passages: Mapping[str, Citation]) -> str:
+    """The drafted body without sentences holding a figure or name found in no finding or passage,
+    and with a short answer: the merged finding's own text when the draft has none left."""
+    from agentloom.agents.grounding import drop_ungrounded
+
+    if not body.strip():
+        return body
+    grounded = drop_ungrounded(body, [question, *(i["text"] for i in items), *(p.text for p in passages.values())])
+    if grounded.dropped:
+        tracing.emit("grounding", "writer", status="error", data={"dropped": grounded.dropped,
+                     "reason": "report sentences held figures or names found in no finding or passage"})
+    text = grounded.text
+    if items and items[0]["text"].strip() and not _section(text, "Short answer"):
+        text = _with_short_answer(text, items[0]["text"].strip())
+    return text
+
+
+def _with_short_answer(text: str, answer: str) -> str:
+    """``text`` with a ``## Short answer`` section holding ``answer``, after the title if any."""
+    section = f"## Short answer\n\n{answer}\n"
+    match = re.search(r"^##\s*Short answer\s*$", text, re.I | re.M)
+    if match:
+        return text[: match.end()] + "\n\n" + answer + "\n" + text[match.end():]
+    title = re.match(r"^\s*#\s+.+$", text, re.M)
+    if title and not text[: title.start()].strip():
+        return text[: title.end()] + "\n\n" + section + "\n" + text[title.end():].lstrip("\n")
+    return section + "\n" + text
+
+
+
 def _drop_references(text: str) -> str:
     """Remove a references section the model wrote anyway (it is rebuilt from real passages)."""
     match = _REFERENCES.search(text)

@@ -10,12 +10,23 @@ outputs by index), ``loom_loops`` (how often each limited edge was taken) and ``
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar
 
 from agentloom import tracing
-from agentloom.errors import AgentloomError, BudgetExceeded, ConfigError, ModelError, ToolError
+from agentloom.errors import (
+    AgentloomError,
+    BranchesFailed,
+    BudgetExceeded,
+    ConfigError,
+    ModelError,
+    RunInterrupted,
+    ToolError,
+    UsageError,
+)
 from agentloom.graph import _interp
 from agentloom.graph._nodes import execute
 from agentloom.graph._resources import LazyResources, Resources
@@ -31,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["compile_graph", "recursion_limit", "BRANCHES", "LOOPS", "FLAGS"]
 
 BRANCHES, LOOPS, FLAGS = "loom_branches", "loom_loops", "loom_flags"
+T = TypeVar("T")
 ITEM, INDEX = "loom_item", "loom_index"
 
 
@@ -50,6 +62,25 @@ def _retryable(exc: BaseException) -> bool:
     from langgraph.types import default_retry_on
 
     return isinstance(exc, Exception) and bool(default_retry_on(exc))
+
+
+#: A map branch that failed; the join leaves it out and the failure is in the run's flags.
+_FAILED = "loom:branch-failed"
+
+
+async def _with_retries(spec: RetrySpec | None, attempt: Callable[[], Awaitable[T]]) -> T:
+    """``attempt()`` under a node's retry spec, for agentloom's own retryable errors: a map branch
+    catches its final failure itself, so LangGraph's retry policy never sees these."""
+    tries = spec.max_attempts if spec is not None else 1
+    for number in range(1, tries + 1):
+        try:
+            return await attempt()
+        except AgentloomError as exc:
+            if number >= tries or spec is None or not _retryable(exc):
+                raise
+            wait = min(spec.max_interval, spec.initial_interval * spec.backoff_factor ** (number - 1))
+            await asyncio.sleep(wait * (0.5 + random.random()) if spec.jitter else wait)
+    raise AssertionError("unreachable")
 
 
 def _retry(spec: RetrySpec | None) -> Any:
@@ -200,6 +231,7 @@ class _Builder:
 
     def map_branch(self, name: str, node: MapNode) -> Callable[..., Any]:
         body = node.node
+        retry = node.retry or (self.spec.config.retry if self.spec.config is not None else None)
 
         async def branch(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
             index = int(state[INDEX])
@@ -208,7 +240,17 @@ class _Builder:
             scope["item"] = state.get(ITEM)
             scope["index"] = index
             team = _interp.render(node.team, scope) if node.team else f"{name}-{index}"
-            output, flags = await self._run(body, f"{name}[{index}]", scope, res, team=str(team), partial=False, config=config)
+            try:
+                output, flags = await _with_retries(
+                    retry, lambda: self._run(body, f"{name}[{index}]", scope, res, team=str(team), partial=False,
+                                             config=config))
+            except (UsageError, RunInterrupted):
+                raise
+            except AgentloomError as exc:  # one branch's failure never discards its siblings' results
+                failure = {"node": name, "index": index, "item": jsonable(state.get(ITEM)), "error": exc.one_line(),
+                           "kind": type(exc).__name__}
+                tracing.emit("branch_failed", f"{name}[{index}]", status="error", error=failure["error"])
+                return {BRANCHES: {name: {str(index): _FAILED}}, FLAGS: {"branch_failures": [failure]}}
             update: dict[str, Any] = {BRANCHES: {name: {str(index): output}}}
             if flags:
                 update[FLAGS] = flags
@@ -221,7 +263,12 @@ class _Builder:
         async def join(state: dict[str, Any]) -> dict[str, Any]:
             results = (state.get(BRANCHES) or {}).get(name) or {}
             ordered = [results[k] for k in sorted(results, key=int)]
-            return {name: ordered, FLAGS: {"trail": [name]}}
+            finished = [r for r in ordered if r != _FAILED]
+            if ordered and not finished:
+                failures = [f for f in (state.get(FLAGS) or {}).get("branch_failures", []) if f.get("node") == name]
+                first = failures[0]["error"] if failures else "every branch failed"
+                raise BranchesFailed(f"map '{name}': all {len(ordered)} branches failed; the first: {first}")
+            return {name: finished, FLAGS: {"trail": [name]}}
 
         join.__name__ = f"join_{name}"
         return join

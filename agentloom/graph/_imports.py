@@ -8,13 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agentloom.errors import RefImportError
 from agentloom.graph._problems import suggest
 
 __all__ = ["RefImportError", "import_ref"]
-
-
-class RefImportError(Exception):
-    """A ``module:attr`` that cannot be imported; the message says why and what to do."""
 
 
 def import_ref(ref: str, base_dir: Path | None = None) -> Any:

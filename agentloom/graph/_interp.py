@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from agentloom.errors import ConfigError
+from agentloom.secrets import is_secret_key, register_secret
 
 __all__ = [
     "ENV",
@@ -115,6 +116,8 @@ def resolve_env(value: Any, where: str = "") -> Any:
         if found is None:
             place = f" (used by {where})" if where else ""
             raise ConfigError(f"environment variable {name} is not set{place}; export {name}=... and run again")
+        if is_secret_key(where.rsplit(".", 1)[-1]) or "://" in found:
+            register_secret(found)  # a key, or a URL that may carry a password: never written out
         return found
 
     if isinstance(value, str):

@@ -14,6 +14,7 @@ from typing import Any
 from agentloom.errors import ConfigError
 from agentloom.graph import _interp
 from agentloom.graph.spec import GraphSpec, InputSpec, MemorySpec, ModelSpec, ToolSpec, type_fits
+from agentloom.models.types import Model
 
 __all__ = ["LazyResources", "Resources", "build_resources", "resolve_inputs"]
 
@@ -102,7 +103,7 @@ def resolve_inputs(spec: GraphSpec, given: Mapping[str, Any] | None, base_dir: P
 
 # --------------------------------------------------------------------------- models
 def _build_model(name: str, mspec: ModelSpec, inputs: Mapping[str, Any], refs: Mapping[str, Any]) -> Any:
-    from agentloom.models.resolve import resolve_model
+    from agentloom.models.resolve import parse_price, resolve_model
 
     where = f"models.{name}"
     params = _interp.resolve_env(_interp.render(mspec.params, inputs), f"{where}.params")
@@ -116,7 +117,9 @@ def _build_model(name: str, mspec: ModelSpec, inputs: Mapping[str, Any], refs: M
             return obj(**params)
         raise ConfigError(f"{where}: {mspec.ref} is neither a model nor a function returning one")
     model_name = _interp.resolve_env(_interp.render(mspec.model, inputs), f"{where}.model")
-    return resolve_model(model_name, **params)
+    base_url = _interp.resolve_env(_interp.render(mspec.base_url, inputs), f"{where}.base_url")
+    return resolve_model(model_name, base_url=base_url, api_key_env=mspec.api_key_env,
+                         price=parse_price(mspec.price, f"{where}.price"), tool_mode=mspec.tool_mode, **params)
 
 
 # --------------------------------------------------------------------------- tools
@@ -236,7 +239,7 @@ def build_resources(
     refs: Mapping[str, Any],
     base_dir: Path,
     *,
-    model_override: str | None = None,
+    model_override: str | Model | None = None,
     run_id: str | None = None,
     memory: Any = None,
 ) -> Resources:
@@ -272,7 +275,7 @@ class LazyResources:
         refs: Mapping[str, Any],
         base_dir: Path,
         *,
-        model_override: str | None = None,
+        model_override: str | Model | None = None,
         ready: Resources | None = None,
     ) -> None:
         self.spec = spec

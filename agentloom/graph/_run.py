@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from agentloom.graph.builder import Graph
     from agentloom.graph.spec import GraphSpec
     from agentloom.memory.bank import MemoryBank
+    from agentloom.models.types import Model
     from agentloom.runstore import RunStore
 
 __all__ = ["run_graph", "checkpoint_path"]
@@ -76,7 +77,7 @@ async def run_graph(
     *,
     budget: Budget | None = None,
     run_id: str | None = None,
-    model: str | None = None,
+    model: str | Model | None = None,
     resume: bool = False,
     store: RunStore | None = None,
     listeners: list[Callable[[dict[str, Any]], None]] | None = None,
@@ -257,6 +258,8 @@ def build_result(spec: GraphSpec, state: Mapping[str, Any], budget: Budget, memo
             meta.setdefault("plan_reason", value.get("reason"))
     if limited:
         meta["budget_stops"] = flags.get("budget_reason", [])
+    if flags.get("branch_failures"):
+        meta["branch_failures"] = list(flags["branch_failures"])
     return Result(
         output=output,
         usage=UsageSummary.from_budget(budget, memory_hits=memory_hits),

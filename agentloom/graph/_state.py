@@ -120,7 +120,7 @@ def to_candidate(value: Any, index: int, source: str) -> Any:
             answer=answer,
             passages=passages,
             source=str(value.get("source") or source),
-            meta={"from": source},
+            meta={"from": source, **({"grounded": value["grounded"]} if isinstance(value.get("grounded"), bool) else {})},
         )
     return Candidate(output=value if isinstance(value, dict) else None, text=None if isinstance(value, dict) else str(value),
                      id=source, source=source)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from agentloom.budget import Budget
     from agentloom.memory.bank import MemoryBank
+    from agentloom.models.types import Model
     from agentloom.result import Result
     from agentloom.runstore import RunStore
 
@@ -232,7 +233,7 @@ class Graph:
 
         return to_mermaid(self.spec)
 
-    def compile(self, *, checkpointer: Any = None, model: str | None = None) -> CompiledStateGraph[Any, Any, Any, Any]:
+    def compile(self, *, checkpointer: Any = None, model: str | Model | None = None) -> CompiledStateGraph[Any, Any, Any, Any]:
         """A LangGraph ``CompiledStateGraph``. Invoke it with the inputs as state keys
         (``{"question": ...}``); every node's output lands under the node's name. Models, tools
         and memory are set up on first use from the inputs. ``model`` overrides every model."""
@@ -248,7 +249,7 @@ class Graph:
         *,
         budget: Budget | None = None,
         run_id: str | None = None,
-        model: str | None = None,
+        model: str | Model | None = None,
         resume: bool = False,
         store: RunStore | None = None,
         listeners: list[Callable[[dict[str, Any]], None]] | None = None,

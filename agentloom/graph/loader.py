@@ -15,6 +15,7 @@ placeholder), ``INTERPOLATION``, ``IMPORT`` (``module:attr``), ``LOOP_LIMIT``, `
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,12 +28,34 @@ if TYPE_CHECKING:
 __all__ = ["load_graph", "parse_graph"]
 
 
+#: A graph spec is a short YAML file; anything larger is a mistake (a data file, a device).
+MAX_SPEC_BYTES = 1024 * 1024
+
+
+def _read_spec_file(file: Path, source: str) -> bytes:
+    """The bytes of a regular file of at most ``MAX_SPEC_BYTES``, checked before reading, so a FIFO
+    never blocks, ``/dev/zero`` never fills memory and a huge file is refused at once."""
+    st = os.stat(file)  # follows links; FileNotFoundError as usual
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(str(file))
+    if not stat.S_ISREG(st.st_mode):
+        raise SpecError(f"{source}:1:1: FILE is not a regular file (a pipe, device or socket); give a graph YAML file")
+    if st.st_size > MAX_SPEC_BYTES:
+        raise SpecError(f"{source}:1:1: FILE is {st.st_size:,} bytes; a graph spec may be at most "
+                        f"{MAX_SPEC_BYTES:,} bytes (1 MB); split it or move data out of it")
+    with file.open("rb") as fh:
+        raw = fh.read(MAX_SPEC_BYTES + 1)
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(f"{source}:1:1: FILE grew past {MAX_SPEC_BYTES:,} bytes while it was read; a graph spec may be at most 1 MB")
+    return raw
+
+
 def load_graph(path: str | os.PathLike[str]) -> Graph:
     """The graph in the YAML file at ``path``; ``SpecError`` lists every problem in it."""
     file = Path(path)
     source = str(path)
     try:
-        raw = file.read_bytes()
+        raw = _read_spec_file(file, source)
     except FileNotFoundError:
         raise SpecError(f"{source}:1:1: FILE no such file; check the path") from None
     except IsADirectoryError:

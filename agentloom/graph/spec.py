@@ -174,6 +174,14 @@ class ModelSpec(_Strict):
     params: dict[str, Any] = Field(
         default_factory=dict, description="passed to the model (temperature, api_key: '${env:OPENAI_API_KEY}', ...)"
     )
+    base_url: str | None = Field(None, description="an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    api_key_env: str | None = Field(None, description="the environment variable that holds the model's API key")
+    price: str | dict[str, float] | None = Field(
+        None, description="USD per million tokens, 'INPUT,OUTPUT' or {input, output}, for a model litellm cannot price"
+    )
+    tool_mode: Literal["auto", "native", "json", "text"] | None = Field(
+        None, description="how agents ask it for tool calls: native (OpenAI tools), json (schema-enforced step), text, or auto"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -39,7 +39,8 @@ class BankDatabase:
         self.file_key = str(self.path.resolve())
         self._vectors: VectorIndex | None = None
         self._vec_lock = threading.Lock()
-        self.write(lambda conn: ensure_schema(conn))
+        if not {"entries", "entries_fts", "decisions", "reads", "models", "passages"} <= self.database.tables():
+            self.write(lambda conn: ensure_schema(conn))  # an existing bank opens without the write lock
 
     def close(self) -> None:
         self.database.close()
@@ -94,6 +95,10 @@ class BankDatabase:
         """Run ``fn`` in one transaction that takes the write lock up front, so check-then-insert
         is atomic across threads and processes; the caller waits for the result."""
         return self.database.write(fn)
+
+    def add_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Queue rows of one statement without waiting; rows queued back to back share a transaction."""
+        self.database.add_rows(sql, rows)
 
     def submit(self, fn: Callable[[Connection], Any]) -> concurrent.futures.Future[Any]:
         """Queue a write transaction without waiting (logs whose result nobody needs)."""

@@ -33,13 +33,22 @@ def store_entry(conn: Connection, ns: str, chash: str, fields: dict[str, Any], *
     return int(cur.lastrowid or 0) if cur.rowcount == 1 else None
 
 
-def log_read(conn: Connection, *, ns: str, entry_id: str | None, fingerprint: str | None, team: str | None,
-             run: str | None, via: str, saved_seconds: float, saved_tokens: int, saved_usd: float, now: float) -> None:
-    """Log one read (``hit``, ``coalesced``, ``memory_read``) and what it saved the reader."""
-    insert(conn, "reads", {
-        "ns": ns, "entry_id": entry_id, "fingerprint": fingerprint, "team": team, "run": run, "via": via,
-        "saved_seconds": saved_seconds, "saved_tokens": saved_tokens, "saved_usd": saved_usd, "created": now,
-    })
+#: One row of the ``reads`` log (``read_row`` builds its parameters).
+READ_SQL = ("INSERT INTO reads (ns, entry_id, fingerprint, team, run, via, saved_seconds, saved_tokens, saved_usd, created) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?)")
+_USE_SQL = "UPDATE entries SET uses = uses + 1, last_used = ? WHERE id = ?"
+_SHOWN_SQL = "UPDATE entries SET shown = shown + 1 WHERE id = ?"
+
+
+def read_row(*, ns: str, entry_id: str | None, fingerprint: str | None, team: str | None, run: str | None, via: str,
+             saved_seconds: float, saved_tokens: int, saved_usd: float, now: float) -> tuple[Any, ...]:
+    """The ``READ_SQL`` parameters of one read (``hit``, ``coalesced``, ``memory_read``) and what it saved."""
+    return (ns, entry_id, fingerprint, team, run, via, saved_seconds, saved_tokens, saved_usd, now)
+
+
+def log_read(conn: Connection, **fields: Any) -> None:
+    """Log one read in ``conn``'s transaction (``fields`` as ``read_row`` takes them)."""
+    conn.execute(READ_SQL, read_row(**fields))
 
 
 _IMPORT_SQL = (
@@ -199,24 +208,18 @@ class EntryStore:
         now = time.time()
         seconds = entry.cost_seconds if saved_seconds is None else saved_seconds
 
-        def txn(conn: Connection) -> None:
-            conn.execute("UPDATE entries SET uses = uses + 1, last_used = ? WHERE id = ?", (now, entry.id))
-            log_read(conn, ns=entry.scope, entry_id=entry.id, fingerprint=entry.fingerprint, team=team, run=run,
-                     via=via, saved_seconds=seconds, saved_tokens=entry.cost_tokens, saved_usd=entry.cost_usd, now=now)
-
+        row = read_row(ns=entry.scope, entry_id=entry.id, fingerprint=entry.fingerprint, team=team, run=run, via=via,
+                       saved_seconds=seconds, saved_tokens=entry.cost_tokens, saved_usd=entry.cost_usd, now=now)
         if wait:
-            self.db.write(txn)
-        else:
-            self.db.submit(txn)
+            self.db.write(lambda conn: (conn.execute(_USE_SQL, (now, entry.id)), conn.execute(READ_SQL, row)))
+        else:  # batched with the other logs queued meanwhile
+            self.db.add_rows(_USE_SQL, [(now, entry.id)])
+            self.db.add_rows(READ_SQL, [row])
 
     def note_shown(self, entry_ids: list[str]) -> None:
         """Count that these keys were put in a prompt (their context cost, for training). Queued:
         the caller (often the event loop) does not wait for it."""
-        if not entry_ids:
-            return
-        marks = ",".join("?" * len(entry_ids))
-        ids = list(entry_ids)
-        self.db.submit(lambda c: c.execute(f"UPDATE entries SET shown = shown + 1 WHERE id IN ({marks})", ids))
+        self.db.add_rows(_SHOWN_SQL, [(i,) for i in entry_ids])
 
 
 def _import_row(item: MemoryEntry | dict[str, Any], ns: str, now: float) -> tuple[Any, ...]:

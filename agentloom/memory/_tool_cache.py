@@ -15,7 +15,7 @@ from typing import Any
 
 from agentloom import tracing
 from agentloom.memory import _inflight
-from agentloom.memory._entries import EntryStore, log_read
+from agentloom.memory._entries import READ_SQL, EntryStore, read_row
 from agentloom.memory._offer import Admission
 from agentloom.memory._text import shorten, value_text
 from agentloom.memory.types import AdmissionCandidate, MemoryEntry
@@ -156,13 +156,10 @@ class ToolResultCache:
         src = shared.result
         saved = max(src.duration, 0.0)
         if src.ok:
-            now = time.time()
-            ns = self.db.namespace()
-            fp = tool.cache_key(args)
-            self.db.submit(lambda c: log_read(
-                c, ns=ns, entry_id=None, fingerprint=fp, team=team, run=run, via="coalesced",
-                saved_seconds=saved, saved_tokens=0, saved_usd=0.0, now=now,
-            ))
+            self.db.add_rows(READ_SQL, [read_row(
+                ns=self.db.namespace(), entry_id=None, fingerprint=tool.cache_key(args), team=team, run=run,
+                via="coalesced", saved_seconds=saved, saved_tokens=0, saved_usd=0.0, now=time.time(),
+            )])
             tracing.emit(
                 "memory_hit", tool.name, start=waited_from,
                 data={"via": "coalesced", "from_team": leader_team,

@@ -10,11 +10,13 @@ duck typing, so neither SDK is imported here.
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 from collections.abc import Mapping
 
 from agentloom.errors import MissingAPIKeyError, ModelHTTPError, ModelNotFoundError
+from agentloom.models._wire import EmptyResponse
 from agentloom.models.base import TransientModelError
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "is_missing_key_message",
     "parse_retry_after",
     "status_of",
+    "stream_broke_off",
     "translate_sdk_error",
 ]
 
@@ -33,6 +36,9 @@ _MODEL_MISSING = re.compile(
     r"|\b(unknown|invalid|unsupported) model|model_not_found|no model named",
     re.I,
 )
+_UNREADABLE = re.compile(r"Invalid response object|Expecting value: line \d+ column \d+", re.I)
+_NO_CONNECTION = re.compile(r"\bConnection error\b|Connection refused|Cannot connect to host|Name or service not known",
+                            re.I)
 _KEY_MISSING = re.compile(
     r"api_key client option must be set|missing credentials|api[_ ]?key (is )?(missing|not (set|provided|found))|"
     r"no api[_ ]?key|missing (an )?api[_ ]?key|must provide an? api[_ ]?key|set (the )?\w*_API_KEY",
@@ -124,6 +130,10 @@ def classify_status(
 ) -> Exception:
     """The agentloom exception for an HTTP error ``status`` answered by ``where``."""
     head = f"{model}: HTTP {status} from {where}"
+    if status == 429 and (_error_code(exc) == "insufficient_quota" or "insufficient_quota" in message
+                          or "exceeded your current quota" in message.lower()):
+        return ModelHTTPError(f"{head}: {message} (the account is out of quota; retrying cannot help: "
+                              "add credit or use another key)", status=status)
     if status in (408, 429) or status >= 500:
         return TransientModelError(f"{head}: {message}", status=status, retry_after=parse_retry_after(headers))
     if status == 404 and (_error_code(exc) == "model_not_found" or _MODEL_MISSING.search(message)):
@@ -148,6 +158,14 @@ def translate_sdk_error(
     """
     name_chain = {cls.__name__ for cls in type(exc).__mro__}
     message = error_text(exc)
+    if isinstance(exc, EmptyResponse | json.JSONDecodeError) or "JSONDecodeError" in name_chain:
+        why = message if isinstance(exc, EmptyResponse) else "the body is not JSON"
+        return TransientModelError(f"{model}: no answer from {where}: {why}", status=None)
+    if _UNREADABLE.search(message):  # litellm's wording for a 200 it could not read as a completion
+        return TransientModelError(f"{model}: no answer from {where}: the response is not a chat completion",
+                                   status=None)
+    if status_of(exc) in (None, 500) and _NO_CONNECTION.search(message):  # litellm reports these as HTTP 500
+        return TransientModelError(f"{model}: cannot connect to {where}: {message}", status=None)
     if "APITimeoutError" in name_chain or "Timeout" in name_chain or isinstance(exc, TimeoutError):
         return TransientModelError(f"{model}: request to {where} timed out", status=status_of(exc))
     if "APIConnectionError" in name_chain or isinstance(exc, ConnectionError):
@@ -155,9 +173,17 @@ def translate_sdk_error(
     status = status_of(exc)
     if is_missing_key_message(message) and status in (None, 401, 500):
         env = key_env or "the provider's API key variable"
-        return MissingAPIKeyError(f"{model}: no API key; set {env} or pass api_key=...")
+        return MissingAPIKeyError(f"{model}: no API key; set {env} (or name another variable with --api-key-env VAR; in Python, api_key=...)")
     if "APIResponseValidationError" in name_chain:
         return ModelHTTPError(f"{model}: malformed response from {where}: {message}", status=status)
     if status is not None and status >= 400 and "APIError" in name_chain:
         return classify_status(status, message, model=model, where=where, headers=headers_of(exc), exc=exc)
     return exc
+
+
+def stream_broke_off(exc: BaseException, *, model: str, where: str, chunks: int) -> BaseException:
+    """The error for a stream that failed after ``chunks`` chunks arrived: the server was reached,
+    so it is never "cannot connect" (a stream that fails before its first chunk is translated as usual)."""
+    if chunks == 0:
+        return exc
+    return TransientModelError(f"{model}: the stream from {where} broke off after {chunks} chunks: {error_text(exc)}")

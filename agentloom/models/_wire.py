@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from agentloom.models.types import Completion, ModelRequest, ToolCall, Usage
 
-__all__ = ["StreamAccumulator", "parse_response", "read_usage", "request_kwargs", "response_format"]
+__all__ = ["EmptyResponse", "StreamAccumulator", "parse_response", "read_usage", "request_kwargs", "response_format"]
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -91,11 +91,22 @@ def _tool_calls(raw: Any) -> list[ToolCall]:
     return calls
 
 
+class EmptyResponse(Exception):
+    """A 200 response that holds no answer (no choices, a null message, or no JSON at all)."""
+
+
 def parse_response(response: Any, model: str) -> Completion:
-    """A ``Completion`` (text, tool calls, usage, finish reason) from a chat-completions response."""
+    """A ``Completion`` (text, tool calls, usage, finish reason) from a chat-completions response.
+    A response without an answer raises ``EmptyResponse``: it is never an empty success."""
+    if isinstance(response, str | bytes) or response is None:
+        raise EmptyResponse("the body is not a chat completion (not JSON)")
     choices = _get(response, "choices") or []
     first = choices[0] if choices else None
+    if first is None:
+        raise EmptyResponse("the response has no choices")
     message = _get(first, "message")
+    if message is None:
+        raise EmptyResponse("the response's message is null")
     return Completion(
         text=_get(message, "content"),
         tool_calls=_tool_calls(_get(message, "tool_calls")),
@@ -115,9 +126,11 @@ class StreamAccumulator:
         self.calls: dict[int, dict[str, Any]] = {}
         self.usage = Usage()
         self.finish_reason: str | None = None
+        self.chunks = 0
 
     def add(self, chunk: Any) -> str:
         """Take one chunk; return its text delta ('' when it has none)."""
+        self.chunks += 1
         usage = _get(chunk, "usage")
         if usage is not None:
             self.usage = read_usage(usage)

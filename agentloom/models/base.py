@@ -12,28 +12,26 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from agentloom import tracing
 from agentloom.budget import Budget, Cost, Price
-from agentloom.errors import ConfigError, ModelError, ModelHTTPError, ModelOutputError
-from agentloom.models.types import Completion, Message, ModelRequest, Usage
+from agentloom.errors import (
+    BudgetExceeded,
+    ConfigError,
+    ModelError,
+    ModelHTTPError,
+    ModelOutputError,
+    TransientModelError,
+)
+from agentloom.models.types import Completion, Message, Model, ModelRequest, Usage
 
-__all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "parse_structured", "strip_fences"]
+__all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "json_values", "parse_structured", "strip_fences"]
 
 DEFAULT_MAX_TOKENS = 4096
-
-
-class TransientModelError(Exception):
-    """An attempt failed in a way worth retrying (429, 5xx, connection error, timeout)."""
-
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
 
 
 def _text_tokens(text: str) -> int:
@@ -41,6 +39,31 @@ def _text_tokens(text: str) -> int:
     (CJK and other scripts can take a token or more per character)."""
     ascii_chars = sum(1 for ch in text if ch < "\x80")
     return ascii_chars // 3 + (len(text) - ascii_chars) + 1
+
+
+#: A server asking to be retried later than this (``Retry-After``) gets no retry: the error is
+#: raised at once rather than a run sleeping for minutes.
+MAX_RETRY_AFTER = 60.0
+
+
+T = TypeVar("T")
+
+
+def _seconds_left() -> float | None:
+    """Seconds left on the current run's budget (the tightest along its tree), or None."""
+    ctx = tracing.current()
+    return ctx.budget.remaining().get("seconds") if ctx is not None and ctx.budget is not None else None
+
+
+async def _within_deadline(call: Awaitable[T], budget: Budget | None, what: str) -> T:
+    """Await ``call``, cut off at the budget's time limit: an in-flight call never outlives it."""
+    left = budget.remaining().get("seconds") if budget is not None else None
+    if left is None:
+        return await call
+    try:
+        return await asyncio.wait_for(call, timeout=max(left, 0.0))
+    except TimeoutError:
+        raise BudgetExceeded(f"the budget's time ran out during {what}", limit="seconds", budget=budget.name if budget else None) from None
 
 
 def estimate_input_tokens(request: ModelRequest) -> int:
@@ -67,13 +90,40 @@ def strip_fences(text: str) -> str:
     return text.strip()
 
 
+def json_values(text: str) -> list[Any]:
+    """Every top-level JSON object or array in ``text``, in order, skipping prose between them
+    (models wrap JSON in explanations, or write one indented object after another)."""
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    at = 0
+    while at < len(text):
+        if text[at] not in "{[":
+            at += 1
+            continue
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at += 1
+            continue
+        values.append(value)
+        at = end
+    return values
+
+
 def parse_structured(text: str | None, output_type: type[BaseModel]) -> BaseModel:
     """Validate a completion's text as ``output_type``; raises ``ValueError`` with the problems."""
     if not text:
         raise ValueError("the response was empty; expected a JSON object")
+    body = strip_fences(text)
     try:
-        return output_type.model_validate_json(strip_fences(text))
+        return output_type.model_validate_json(body)
     except ValidationError as exc:
+        embedded = json_values(body) if any(e["type"] == "json_invalid" for e in exc.errors()) else []
+        if embedded:
+            try:
+                return output_type.model_validate(embedded[0])
+            except ValidationError as inner:
+                exc = inner
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:8]
         )
@@ -89,6 +139,9 @@ class ModelBase:
     """
 
     name: str = "model"
+    tool_mode: str = "auto"
+    """How this model is asked for tool calls: ``native``, ``json``, ``text`` or ``auto`` (see
+    ``agentloom.agents.tool_protocol``)."""
 
     def __init__(
         self,
@@ -132,6 +185,13 @@ class ModelBase:
         usd = price.cost(input_tokens, output_tokens) if price else 0.0
         return Cost(usd=usd, input_tokens=input_tokens, output_tokens=output_tokens, llm_calls=1)
 
+    def _failed_attempt_cost(self, reserved: Cost) -> Cost:
+        """A failed or timed-out attempt still sent its prompt: charge the call, its input
+        estimate and that input's price, never zero."""
+        price = self.price()
+        usd = price.cost(reserved.input_tokens, 0) if price else 0.0
+        return Cost(usd=usd, input_tokens=reserved.input_tokens, llm_calls=1)
+
     def usd_for(self, usage: Usage) -> float | None:
         price = self.price()
         if price is None:
@@ -169,12 +229,14 @@ class ModelBase:
             try:
                 second.parsed = parse_structured(second.text, request.output_type)
             except ValueError as again:
-                raise ModelOutputError(
+                error = ModelOutputError(
                     f"{self.name}: output for '{request.purpose}' did not match "
                     f"{request.output_type.__name__} after one repair: {again}",
                     attempts=total.attempts,
                     usage=total,
-                ) from None
+                )
+                error.text = second.text
+                raise error from None
             second.usage = total
             return second
 
@@ -184,7 +246,7 @@ class ModelBase:
         (at most 120 s), else exponential backoff with jitter."""
         from tenacity import (
             AsyncRetrying,
-            retry_if_exception_type,
+            retry_if_exception,
             stop_after_attempt,
             wait_exponential_jitter,
         )
@@ -194,13 +256,22 @@ class ModelBase:
         def wait(state: Any) -> float:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, TransientModelError) and exc.retry_after is not None:
-                return min(max(exc.retry_after, 0.0), 120.0)
-            return float(backoff(state))
+                pause = max(exc.retry_after, 0.0)
+            else:
+                pause = float(backoff(state))
+            left = _seconds_left()
+            # never wait past the budget's deadline: the next attempt's reservation then says so
+            return pause if left is None else max(0.0, min(pause, left))
+
+        def worth_retrying(exc: BaseException) -> bool:
+            if not isinstance(exc, TransientModelError):
+                return False
+            return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
 
         return AsyncRetrying(
             stop=stop_after_attempt(self.max_retries + 1),
             wait=wait,
-            retry=retry_if_exception_type(TransientModelError),
+            retry=retry_if_exception(worth_retrying),
             reraise=True,
         )
 
@@ -251,7 +322,7 @@ class ModelBase:
         reservation = budget.reserve(self.estimate(request), what=f"model {self.name} ({request.purpose})") if budget else None
         start_wall, start = time.time(), time.perf_counter()
         try:
-            completion = await self._attempt(request)
+            completion = await _within_deadline(self._attempt(request), budget, f"model {self.name}")
         except asyncio.CancelledError:
             if reservation is not None:
                 reservation.release()
@@ -259,7 +330,7 @@ class ModelBase:
             raise
         except BaseException as exc:
             if reservation is not None:
-                reservation.settle(Cost(llm_calls=1))
+                reservation.settle(self._failed_attempt_cost(reservation.amount))
             tracing.emit(
                 "model_call",
                 self.name,
@@ -355,7 +426,7 @@ class ModelBase:
             raise
         except BaseException as exc:
             if reservation is not None:
-                reservation.settle(Cost(llm_calls=1))
+                reservation.settle(self._failed_attempt_cost(reservation.amount))
             tracing.emit("model_call", self.name, start=start_wall, status="error",
                          data={"purpose": request.purpose, "stream": True, "attempt": attempt_no}, error=str(exc))
             raise
@@ -372,7 +443,7 @@ class ModelBase:
         )
 
 
-async def call_model(model: Any, request: ModelRequest) -> Completion:
+async def call_model(model: Model, request: ModelRequest) -> Completion:
     """Call any model: ``ModelBase`` subclasses do their own accounting; a bare ``Model``
     implementation is charged here as one call."""
     if isinstance(model, ModelBase):
@@ -396,5 +467,7 @@ async def call_model(model: Any, request: ModelRequest) -> Completion:
         try:
             completion.parsed = parse_structured(completion.text, request.output_type)
         except ValueError as exc:
-            raise ModelOutputError(f"output for '{request.purpose}' did not match {request.output_type.__name__}: {exc}") from None
+            error = ModelOutputError(f"output for '{request.purpose}' did not match {request.output_type.__name__}: {exc}")
+            error.text = completion.text
+            raise error from None
     return completion

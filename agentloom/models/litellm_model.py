@@ -20,11 +20,12 @@ from typing import Any
 
 from agentloom.budget import Price
 from agentloom.errors import MissingAPIKeyError, ModelNotFoundError
-from agentloom.models._errors import error_text, translate_sdk_error
+from agentloom.models._errors import error_text, stream_broke_off, translate_sdk_error
 from agentloom.models._pricing import lookup_price
 from agentloom.models._wire import StreamAccumulator, parse_response, request_kwargs
 from agentloom.models.base import DEFAULT_MAX_TOKENS, ModelBase
 from agentloom.models.types import Completion, ModelRequest
+from agentloom.secrets import register_secret
 
 __all__ = ["LiteLLMModel", "import_litellm"]
 
@@ -78,6 +79,8 @@ class LiteLLMModel(ModelBase):
         self.name = name
         self.api_base = api_base
         self.api_key = api_key
+        register_secret(api_key)
+        register_secret(api_base)
         self.timeout = timeout
         self.stream_usage = stream_usage
         self.params: dict[str, Any] = {"drop_params": True, **params}
@@ -120,7 +123,7 @@ class LiteLLMModel(ModelBase):
             self._key_env = " or ".join(missing)
         if self.api_key is None and self.api_base is None and missing and not env.get("keys_in_environment"):
             raise MissingAPIKeyError(
-                f"model '{self.name}' needs an API key: set {self._key_env} (or pass api_key=...)"
+                f"model '{self.name}' needs an API key: set {self._key_env} (or name another variable with --api-key-env VAR; in Python, api_key=...)"
             )
         self._checked_key = True  # (a server of the user's own, given by api_base, says what it needs)
 
@@ -186,9 +189,9 @@ class LiteLLMModel(ModelBase):
             return accumulator.completion()
         try:
             response = await litellm.acompletion(**self._kwargs(request))
+            return parse_response(response, self.name)
         except Exception as exc:
             raise self._translate(exc) from exc
-        return parse_response(response, self.name)
 
     async def _chunks(self, litellm: ModuleType, request: ModelRequest, accumulator: StreamAccumulator) -> AsyncIterator[str]:
         kwargs = self._kwargs(request)
@@ -206,7 +209,9 @@ class LiteLLMModel(ModelBase):
             except StopAsyncIteration:
                 break
             except Exception as exc:
-                raise self._translate(exc) from exc
+                broke = stream_broke_off(exc, model=self.name, where=self.api_base or (self.provider or "the provider"),
+                                         chunks=accumulator.chunks)
+                raise (self._translate(exc) if broke is exc else broke) from exc
             delta = accumulator.add(chunk)
             if delta:
                 yield delta

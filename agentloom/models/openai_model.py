@@ -17,11 +17,12 @@ from urllib.parse import urlparse
 
 from agentloom.budget import Price
 from agentloom.errors import MissingAPIKeyError
-from agentloom.models._errors import translate_sdk_error
+from agentloom.models._errors import stream_broke_off, translate_sdk_error
 from agentloom.models._pricing import lookup_price
 from agentloom.models._wire import StreamAccumulator, parse_response, request_kwargs
 from agentloom.models.base import DEFAULT_MAX_TOKENS, ModelBase
 from agentloom.models.types import Completion, ModelRequest
+from agentloom.secrets import register_secret
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -69,6 +70,8 @@ class OpenAIModel(ModelBase):
         self.name = model
         self.base_url = base_url
         self.api_key = api_key
+        register_secret(api_key)
+        register_secret(base_url)
         self.timeout = timeout
         self.default_headers = dict(default_headers or {})
         self.stream_usage = stream_usage
@@ -96,7 +99,7 @@ class OpenAIModel(ModelBase):
             return key
         if self._is_openai():
             raise MissingAPIKeyError(
-                f"model '{self.model}' at api.openai.com needs an API key: set OPENAI_API_KEY or pass api_key=..."
+                f"model '{self.model}' at api.openai.com needs an API key: set OPENAI_API_KEY (or name another variable with --api-key-env VAR; in Python, api_key=...)"
             )
         return PLACEHOLDER_KEY
 
@@ -158,9 +161,9 @@ class OpenAIModel(ModelBase):
             return accumulator.completion()
         try:
             response = await self._client().chat.completions.create(**self._kwargs(request))
+            return parse_response(response, self.model)
         except Exception as exc:
             raise self._translate(exc) from exc
-        return parse_response(response, self.model)
 
     async def _chunks(self, request: ModelRequest, accumulator: StreamAccumulator) -> AsyncIterator[str]:
         kwargs = self._kwargs(request)
@@ -178,7 +181,8 @@ class OpenAIModel(ModelBase):
                 except StopAsyncIteration:
                     break
                 except Exception as exc:
-                    raise self._translate(exc) from exc
+                    broke = stream_broke_off(exc, model=self.model, where=self._where(), chunks=accumulator.chunks)
+                    raise (self._translate(exc) if broke is exc else broke) from exc
                 delta = accumulator.add(chunk)
                 if delta:
                     yield delta

@@ -1,12 +1,12 @@
 """Deciding how wide and how deep to go: width schedules, width-vs-depth planners, LLMCompiler
-DAG plans, and Parallel-Distill-Refine.
+DAG plans. (Parallel-Distill-Refine runs agents and a crossover, so it lives in ``agents``:
+``agentloom.agents.PDR``.)
 
 - ``parse_width`` / ``WidthSchedule``: tool-call width per agent turn.
 - ``Plan``, ``Feedback``: what a planner returns and reads; ``FixedPlanner``,
   ``ScheduledPlanner`` and ``BudgetPlanner`` choose each round's width and depth;
   ``run_rounds`` drives one.
 - ``DAGPlanner``: plan → streaming dispatch → join, standalone or in ``Agent(planner=...)``.
-- ``PDR``: parallel drafts → bounded workspace → refine.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ from agentloom.planners.budget_planner import BudgetPlanner, parallel_gain, satu
 from agentloom.planners.dag import DAGPlanner, DAGRun, TaskRecord
 from agentloom.planners.dag_schema import DAGPlanSchema, JoinDecision, PlanTask
 from agentloom.planners.fixed import FixedPlanner, ScheduledPlanner
-from agentloom.planners.pdr import PDR, PDRRound
 from agentloom.planners.rounds import Branch, RoundsResult, run_rounds
 from agentloom.planners.subtasks import SubTaskPlan, plan_subtasks
 from agentloom.planners.types import Feedback, Plan, Planner, RoundFeedback, agreement, normalize_answer
 from agentloom.planners.width import SCHEDULE_NAMES, WidthSchedule, parse_width
 
 __all__ = [
-    "PDR",
     "SCHEDULE_NAMES",
     "Branch",
     "BudgetPlanner",
@@ -32,7 +30,6 @@ __all__ = [
     "Feedback",
     "FixedPlanner",
     "JoinDecision",
-    "PDRRound",
     "Plan",
     "PlanTask",
     "Planner",

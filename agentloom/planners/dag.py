@@ -28,7 +28,7 @@ from agentloom import tracing
 from agentloom.budget import Budget
 from agentloom.citations import Citation, citations_for, collect_passages
 from agentloom.errors import BudgetExceeded, ConfigError, ModelOutputError, PlanError
-from agentloom.models.base import ModelBase, call_model, parse_structured
+from agentloom.models.base import ModelBase, call_model, json_values
 from agentloom.models.resolve import resolve_model
 from agentloom.models.types import Message, Model, ModelRequest
 from agentloom.planners._dag_prompts import (
@@ -451,16 +451,17 @@ class DAGPlanner:
         parser.close()
         text = "".join(pieces)
         if not parser.seen_task and parser.json_errors:
-            # not JSON Lines after all: accept one whole JSON plan (e.g. pretty-printed)
-            try:
-                whole = parse_structured(text, DAGPlanSchema)
-            except ValueError:
-                pass
-            else:
-                assert isinstance(whole, DAGPlanSchema)
+            # not JSON Lines after all: accept whole JSON values that span lines (pretty-printed
+            # tasks, a list of them, or a {"tasks": [...]} plan)
+            values = json_values(text)
+            if values:
                 parser.json_errors = []
-                for item in whole.tasks:
-                    parser.handle(item.model_dump())
+                for value in values:
+                    for obj in value if isinstance(value, list) else [value]:
+                        parser.handle(obj)
+        if not parser.seen_task and not parser.json_errors and not parser.errors:
+            parser.errors.append("the reply holds no task: write at least one task as a JSON object "
+                                 '{"id": ..., "tool": ..., "args": {...}}')
         return text
 
     async def _plan_streamed(self, session: _Session, task: str, model: Model, feedback: str) -> list[TaskRecord]:
@@ -479,8 +480,10 @@ class DAGPlanner:
                        f"Send only the corrected tasks (and any tasks that needed a rejected one), one JSON object per line, ids from {first_free}.")
         repair_messages = [*messages, Message("assistant", text), Message("user", repair_text)]
         second = _StreamParser(session, accepted)
-        await self._stream_once(session, self._request(session, task, repair_messages, streamed=True, repair="; ".join(problems)), second, model)
+        repaired = await self._stream_once(session, self._request(session, task, repair_messages, streamed=True, repair="; ".join(problems)), second, model)
         again = second.json_errors + second.errors
+        if again and _same_reply(repaired, text):
+            again = [f"the repair repeated the invalid plan unchanged: {problems[0]}"]
         dispatched = parser.dispatched + second.dispatched
         if again:
             self._record_problems(session, again, repaired=True)
@@ -492,20 +495,29 @@ class DAGPlanner:
         messages = self._messages(session, task, feedback, PLAN_FORMAT_JSON)
         request = self._request(session, task, messages, streamed=False)
         plan, text = await self._structured_call(model, request)
-        problems = validate_plan(plan.tasks, session.tools, executed=session.executed(), next_id=session.next_id, max_tasks=self.max_tasks)
-        problems += self._repeat_problems(session, plan.tasks)
+        problems = self._plan_problems(session, plan)
         if problems:
             self._record_problems(session, problems, repaired=False)
             repair_text = ("Your plan has problems:\n" + "\n".join(f"- {p}" for p in problems) +
                            f"\nReply with the whole corrected plan as one JSON object, ids from {session.next_id}.")
             repair = self._request(session, task, [*messages, Message("assistant", text), Message("user", repair_text)], streamed=False, repair="; ".join(problems))
-            plan, _ = await self._structured_call(model, repair)
-            again = validate_plan(plan.tasks, session.tools, executed=session.executed(), next_id=session.next_id, max_tasks=self.max_tasks)
-            again += self._repeat_problems(session, plan.tasks)
+            plan, repaired = await self._structured_call(model, repair)
+            again = self._plan_problems(session, plan)
+            if again and _same_reply(repaired, text):
+                again = [f"the repair repeated the invalid plan unchanged: {problems[0]}"]
             if again:
                 self._record_problems(session, again, repaired=True)
                 raise PlanError(_plan_error_line(again))
         return [session.dispatch(t) for t in plan.tasks]
+
+    def _plan_problems(self, session: _Session, plan: DAGPlanSchema) -> list[str]:
+        """Everything wrong with a whole structured plan; a plan that parses to no task is a problem,
+        never an empty plan."""
+        if not plan.tasks:
+            return ['the plan holds no task: "tasks" must list at least one {"id", "tool", "args"} object']
+        problems = validate_plan(plan.tasks, session.tools, executed=session.executed(), next_id=session.next_id,
+                                 max_tasks=self.max_tasks)
+        return problems + self._repeat_problems(session, plan.tasks)
 
     def _repeat_problems(self, session: _Session, tasks: Sequence[PlanTask]) -> list[str]:
         """Tasks that repeat an executed task that failed (a whole plan's other checks are
@@ -542,6 +554,11 @@ class DAGPlanner:
         completion = await call_model(model, request)
         parsed = completion.parsed
         return parsed if isinstance(parsed, JoinDecision) else JoinDecision.model_validate(parsed)
+
+
+def _same_reply(repaired: str, failed: str) -> bool:
+    """A repair that only changed white space is the same answer."""
+    return " ".join(repaired.split()) == " ".join(failed.split())
 
 
 def _plan_error_line(problems: list[str]) -> str:

@@ -78,16 +78,20 @@ def normalize_answer(answer: Any) -> str:
     return text
 
 
-@dataclass
+@dataclass(frozen=True)
 class RoundFeedback:
-    """What one round produced: its verdicts (any objects with ``score``/``passed``), the
-    branches' answers (for agreement), what it cost, and how it was run."""
+    """What one finished round produced, and how it was run."""
 
     width: int
+    """How many branches ran."""
     refine: bool = False
+    """Whether the round refined the best so far (rather than sampling fresh)."""
     verdicts: list[Any] = field(default_factory=list)
+    """The branches' verdicts: any objects with ``score`` (0..1) and ``passed``."""
     answers: list[Any] = field(default_factory=list)
+    """The branches' answers (for agreement)."""
     cost: float = 0.0
+    """What the round cost, in the planner's unit."""
 
     @property
     def passes(self) -> int:

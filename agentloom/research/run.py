@@ -11,6 +11,7 @@ from typing import Any
 
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError, CorpusError
+from agentloom.models.types import Model
 from agentloom.result import Result
 from agentloom.runstore import RunStore
 
@@ -63,7 +64,7 @@ async def research(
     question: str | None,
     *,
     corpus: str | Path | Sequence[str | Path] | None = None,
-    model: str | None = None,
+    model: str | Model | None = None,
     width: int | str = "auto",
     depth: int | str = "auto",
     budget: Budget | None = None,

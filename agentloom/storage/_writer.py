@@ -12,6 +12,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from agentloom.errors import StoreError
+
 __all__ = ["Writer", "writer_for"]
 
 log = logging.getLogger("agentloom.storage")
@@ -27,6 +29,7 @@ class Writer:
         self.key = key
         self.users = 0
         self.state: dict[str, Any] = {}
+        self.stopped = False
         self.lock = threading.RLock()
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name=f"agentloom-writer:{key}", daemon=True)
@@ -52,6 +55,8 @@ class Writer:
     def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
         """Queue ``fn``; its future resolves once it ran (after everything queued before it)."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        if self.stopped and not self.on_thread():
+            raise StoreError(f"{self.key}: the store was closed; open it again to write")
         if self.on_thread():  # a job queuing more work runs it now (waiting would deadlock)
             try:
                 future.set_result(fn())
@@ -63,11 +68,12 @@ class Writer:
 
     def drain(self) -> None:
         """Wait until every job queued so far has run."""
-        if not self.on_thread() and self._thread.is_alive():
+        if not self.on_thread() and not self.stopped and self._thread.is_alive():
             self.submit(lambda: None).result()
 
     def stop(self) -> None:
         """Run what is queued, then end the thread."""
+        self.stopped = True
         if self._thread.is_alive():
             self._queue.put(None)
             if not self.on_thread():

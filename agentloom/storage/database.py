@@ -9,7 +9,7 @@ import concurrent.futures
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +44,8 @@ class Database(ABC):
         self._failed: BaseException | None = None
         self._pending = 0
         self._count_lock = threading.Lock()
+        self._batch: _Batch | None = None  # the queued batch of rows still open for more
+        self._closed = False
 
     # ------------------------------------------------------------- backend hooks
     @abstractmethod
@@ -53,6 +55,10 @@ class Database(ABC):
     @abstractmethod
     def _transaction(self, conn: Any, fn: Callable[[Any], T]) -> T:
         """Run ``fn(conn)`` in one write transaction (waiting out other writers), commit, return."""
+
+    @abstractmethod
+    def tables(self) -> set[str]:
+        """The names of the store's tables (so a store can skip creating them)."""
 
     @abstractmethod
     def guard(self, fn: Callable[[], T]) -> T:
@@ -86,6 +92,7 @@ class Database(ABC):
         """Run ``fn`` in one write transaction and return its result (the caller waits)."""
         if self.inline or self._writer.on_thread():
             return self._on_writer(lambda c: self._transaction(c, fn))
+        self._close_batch()
         result: T = self._writer.submit(lambda: self._on_writer(lambda c: self._transaction(c, fn))).result()
         return result
 
@@ -99,11 +106,39 @@ class Database(ABC):
             except BaseException as exc:
                 future.set_exception(exc)
             return future
+        self._close_batch()
+        return self._queue(fn)
+
+    def _queue(self, fn: Callable[[Connection], Any]) -> concurrent.futures.Future[Any]:
         with self._count_lock:
             self._pending += 1
         future = self._writer.submit(lambda: self._on_writer(lambda c: self._transaction(c, fn)))
         future.add_done_callback(self._settled)
         return future
+
+    def add_rows(self, sql: str, rows: Sequence[Params]) -> None:
+        """Queue ``rows`` for ``executemany(sql)`` and return at once. Rows queued back to back
+        (no other write in between) share one transaction, so a store that is locked for a while
+        collects them into one batch instead of a queue of small transactions."""
+        if not rows:
+            return
+        if self.inline:
+            self.write(lambda c: c.executemany(sql, rows))
+            return
+        with self._count_lock:
+            batch = self._batch
+            fresh = batch is None or batch.started
+            if fresh:
+                batch = self._batch = _Batch(self._count_lock)
+            assert batch is not None
+            batch.add(sql, rows)
+        if fresh:
+            self._queue(batch.run).add_done_callback(lambda _f: batch.close())
+
+    def _close_batch(self) -> None:
+        """Rows queued from now on go after the write being queued, in a batch of their own."""
+        with self._count_lock:
+            self._batch = None
 
     async def awrite(self, fn: Callable[[Connection], T]) -> T:
         """``write`` without blocking the event loop."""
@@ -136,7 +171,10 @@ class Database(ABC):
 
     # ------------------------------------------------------------- lifetime
     def close(self) -> None:
-        """Land queued writes, then close this store's connections."""
+        """Land queued writes, then close this store's connections (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.flush()
         finally:
@@ -149,3 +187,28 @@ class Database(ABC):
             conn = self._wstate.pop("conn", None)
             if conn is not None:
                 conn.close()
+
+
+class _Batch:
+    """Rows for ``executemany``, grouped by statement in first-seen order, taken by one queued
+    transaction; rows join it until that transaction starts."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+        self.started = False
+        self.groups: dict[str, list[Params]] = {}
+
+    def add(self, sql: str, rows: Sequence[Params]) -> None:
+        self.groups.setdefault(sql, []).extend(rows)
+
+    def close(self) -> None:
+        """No more rows join (also when the transaction failed before it could start)."""
+        with self.lock:
+            self.started = True
+
+    def run(self, conn: Connection) -> None:
+        with self.lock:
+            self.started = True
+            groups = list(self.groups.items())
+        for sql, rows in groups:
+            conn.executemany(sql, rows)

@@ -89,6 +89,9 @@ class SQLiteDatabase(Database):
             conn.execute(f"PRAGMA cache_size = -{int(self._cache_mb) * 1024}")
         return conn
 
+    def tables(self) -> set[str]:
+        return {str(r[0]) for r in self.read("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
     def guard(self, fn: Callable[[], T]) -> T:
         try:
             return fn()

@@ -7,20 +7,12 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from agentloom.errors import ToolError
+from agentloom.errors import FetchRefused, WebError
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["FetchRefused", "WebError", "make_page", "passage_id", "read_capped", "redact_url"]
-
-
-class WebError(ToolError):
-    """A web tool could not do its job (provider unreachable, HTTP error, not a text page)."""
-
-
-class FetchRefused(WebError):
-    """``http_fetch`` refused a URL: scheme, or an address that is not public and not allowlisted."""
 
 
 def passage_id(url: str) -> str:

@@ -14,13 +14,9 @@ from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from agentloom.errors import ConfigError
+from agentloom.errors import ConfigError, ToolArgumentError
 
 __all__ = ["Tool", "ToolResult", "ToolArgumentError", "tool", "fingerprint", "canonical_args"]
-
-
-class ToolArgumentError(ValueError):
-    """A model sent arguments that do not fit the tool's signature."""
 
 
 def _param_docs(doc: str) -> tuple[str, dict[str, str]]:

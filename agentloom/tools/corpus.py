@@ -151,15 +151,17 @@ def _pieces(line: TextLine) -> list[TextLine]:
         return [line]
     size = _PIECE_CHARS
     pieces: list[TextLine] = []
-    rest = line.text
-    while len(rest) > size:
-        cut = rest.rfind(" ", size // 2, size + 1)
-        if cut <= 0:
-            cut = size
-        pieces.append(TextLine(line.line, rest[:cut].rstrip(), line.heading))
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(TextLine(line.line, rest, line.heading))
+    text, start, end = line.text, 0, len(line.text)
+    while end - start > size:  # walk an offset, never re-slice the rest: linear in the line's length
+        cut = text.rfind(" ", start + size // 2, start + size + 1)
+        if cut <= start:
+            cut = start + size
+        pieces.append(TextLine(line.line, text[start:cut].rstrip(), line.heading))
+        start = cut
+        while start < end and text[start] == " ":
+            start += 1
+    if start < end:
+        pieces.append(TextLine(line.line, text[start:], line.heading))
     return pieces
 
 
@@ -310,10 +312,26 @@ def default_index_path(paths: str | os.PathLike[str] | Sequence[str | os.PathLik
     return loom_home() / "index" / f"{name}-{digest}.db"
 
 
-def _scan(root: CorpusRoot) -> list[_Found]:
-    """Every indexable file under ``root`` (hidden and vendored folders skipped), with its stat."""
+def _printable(name: str) -> str:
+    """A file name as valid UTF-8 text: undecodable bytes (kept by the OS as surrogates) become
+    ``\\xNN`` escapes, so keys, ids and displays never fail to encode."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _inside(path: str, root: str) -> bool:
+    """Whether ``path``, links resolved, lies within ``root`` (already resolved)."""
+    try:
+        return os.path.commonpath([os.path.realpath(path), root]) == root
+    except ValueError:
+        return False
+
+
+def _scan(root: CorpusRoot, follow_symlinks: bool = False) -> list[_Found]:
+    """Every indexable file under ``root`` (hidden and vendored folders skipped), with its stat.
+    A symlink whose target lies outside the corpus is left out unless ``follow_symlinks``."""
     found: list[_Found] = []
     base = str(root.path)
+    real_base = os.path.realpath(base)
     stack = [base]
     while stack:
         folder = stack.pop()
@@ -332,10 +350,12 @@ def _scan(root: CorpusRoot) -> list[_Found]:
                 kind = SUFFIXES.get(os.path.splitext(name)[1].lower())
                 if kind is None or not entry.is_file():
                     continue
+                if entry.is_symlink() and not follow_symlinks and not _inside(entry.path, real_base):
+                    continue
                 st = entry.stat()
             except OSError:
                 continue
-            rel = entry.path[len(base) + 1 :].replace(os.sep, "/")
+            rel = _printable(entry.path[len(base) + 1 :].replace(os.sep, "/"))
             found.append(_Found(f"{root.name}/{rel}", root.name, rel, entry.path, kind, st.st_mtime_ns, st.st_size))
     return found
 
@@ -352,8 +372,11 @@ class CorpusIndex:
         self,
         paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         index_path: str | os.PathLike[str] | None = None,
+        *,
+        follow_symlinks: bool | None = None,
     ) -> None:
         self.roots = _resolve_roots(paths)
+        self.follow_symlinks = follow_symlinks
         self.index_path = Path(index_path) if index_path is not None else default_index_path([r.path for r in self.roots])
         self._lock = threading.RLock()
         self._local = threading.local()
@@ -431,10 +454,11 @@ class CorpusIndex:
         """
         started = time.perf_counter()
         found: list[_Found] = []
+        follow = self._follow_symlinks()
         for root in self.roots:
             if not root.path.is_dir():
                 raise CorpusError(f"corpus path {root.path} does not exist any more")
-            files = _scan(root)
+            files = _scan(root, follow)
             if not files:
                 raise CorpusError(f"corpus folder {root.path} holds no .md, .txt or .html files")
             found.extend(files)
@@ -461,6 +485,7 @@ class CorpusIndex:
                 roots = [{"name": r.name, "path": str(r.path)} for r in self.roots]
                 conn.execute("INSERT OR REPLACE INTO loom_meta VALUES ('corpus_roots', ?)", (json.dumps(roots),))
                 conn.execute("INSERT OR REPLACE INTO loom_meta VALUES ('corpus_refreshed', ?)", (str(time.time()),))
+                conn.execute("INSERT OR REPLACE INTO loom_meta VALUES ('follow_symlinks', ?)", (str(int(follow)),))
             counts = dict(conn.execute("SELECT substr(file, 1, instr(file, '/') - 1), count(*) FROM passages GROUP BY 1").fetchall())
             stats.passages = sum(counts.values())
         for root in self.roots:
@@ -469,6 +494,13 @@ class CorpusIndex:
         stats.seconds = time.perf_counter() - started
         self._last = stats
         return stats
+
+    def _follow_symlinks(self) -> bool:
+        """This index's choice: as given, else as the last refresh recorded it (default: not)."""
+        if self.follow_symlinks is not None:
+            return self.follow_symlinks
+        row = self._db.conn.execute("SELECT value FROM loom_meta WHERE key = 'follow_symlinks'").fetchone()
+        return bool(row and row[0] == "1")
 
     @staticmethod
     def _stored(conn: sqlite3.Connection, keys: list[str]) -> dict[str, tuple[int, int, str, int]]:
@@ -534,11 +566,15 @@ class CorpusIndex:
             chunk = ids[i : i + 500]
             taken.update(r[0] for r in conn.execute(f"SELECT id FROM passages WHERE id IN ({','.join('?' * len(chunk))})", chunk))
         out: list[str] = []
-        for pid, p in zip(ids, passages, strict=True):
-            salt = 0
+        next_salt: dict[str, int] = {}  # per base id, so n identical passages take O(n) hashes, not O(n²)
+        for base, p in zip(ids, passages, strict=True):
+            pid, salt = base, next_salt.get(base, 0)
+            if salt:
+                pid = _passage_id(item.root, item.rel, p.line_start, p.text, salt)
             while pid in taken:
                 salt += 1
                 pid = _passage_id(item.root, item.rel, p.line_start, p.text, salt)
+            next_salt[base] = salt + 1
             taken.add(pid)
             out.append(pid)
         return out
@@ -673,12 +709,15 @@ def corpus_tools(
     *,
     index_path: str | os.PathLike[str] | None = None,
     on_progress: ProgressFn | None = None,
+    follow_symlinks: bool | None = None,
 ) -> list[Tool]:
     """``[corpus_search, read_passage]`` over one or more folders (or an open ``CorpusIndex``).
 
     The index is built or refreshed now, so a bad folder fails here with ``CorpusError``
-    rather than in the middle of a run.
+    rather than in the middle of a run. ``follow_symlinks``: index symlinked files whose target
+    lies outside the corpus (default: as the index last did, else not).
     """
-    index = paths if isinstance(paths, CorpusIndex) else CorpusIndex(paths, index_path=index_path)
+    index = (paths if isinstance(paths, CorpusIndex)
+             else CorpusIndex(paths, index_path=index_path, follow_symlinks=follow_symlinks))
     index.refresh(on_progress=on_progress)
     return index.tools()

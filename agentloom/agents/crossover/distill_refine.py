@@ -18,6 +18,7 @@ from agentloom.agents.crossover._base import (
     union_ids,
     union_passages,
 )
+from agentloom.agents.grounding import drop_ungrounded
 from agentloom.citations import Citation, cited_ids
 from agentloom.errors import ConfigError, ModelError
 from agentloom.models._tokens import count_tokens
@@ -166,7 +167,15 @@ class DistillRefine:
                 raise
             tracing.emit("crossover", self.name, status="error", error=str(exc), data={"kind": "distill_refine"})
             return replace(draft, meta={**draft.meta, "refined": False, "refine_error": str(exc)})
-        text = (completion.text or "").strip()
+        sources = [question or "", draft.content if draft else "", *workspace.sentences, *workspace.notes, feedback,
+                   *(p.text for p in passages.values())]
+        grounded = drop_ungrounded((completion.text or "").strip(), sources)
+        if grounded.dropped:
+            tracing.emit("grounding", self.name, status="error", data={"dropped": grounded.dropped,
+                         "reason": "refined sentences held figures or names found in no input"})
+        text = grounded.text.strip()
+        if not text and draft is not None:
+            return replace(draft, meta={**draft.meta, "refined": False, "ungrounded_dropped": grounded.dropped})
         refined = Candidate(
             text=text,
             passages=passages,

@@ -19,6 +19,7 @@ from agentloom.agents.crossover._base import (
     union_ids,
     union_passages,
 )
+from agentloom.agents.grounding import drop_ungrounded
 from agentloom.citations import cited_ids
 from agentloom.errors import ConfigError, ModelError
 from agentloom.models.base import call_model
@@ -108,6 +109,14 @@ class MergeCrossover:
             return replace(best, parents=[c.id for c in top], meta={**best.meta, "merged": False, "merge_error": str(exc)})
         out = completion.parsed
         assert isinstance(out, MergeOutput)
+        grounded = drop_ungrounded(out.text, [question or "", *(c.content for c in top), *(p.text for p in passages.values())])
+        if grounded.dropped:
+            tracing.emit("grounding", self.name, status="error", data={"dropped": grounded.dropped,
+                         "reason": "merged sentences held figures or names found in no candidate or passage"})
+        if not grounded.text.strip():
+            best = top[0]
+            return replace(best, parents=[c.id for c in top], meta={**best.meta, "merged": False, "ungrounded_dropped": grounded.dropped})
+        out = out.model_copy(update={"text": grounded.text})
         in_text = cited_ids(out.text)
         missing = [i for i in ids if i not in in_text]
         merged = Candidate(
@@ -122,6 +131,7 @@ class MergeCrossover:
                 "unresolved": [d.model_dump() for d in out.unresolved],
                 "dropped": list(out.dropped),
                 "citations_not_in_text": missing,
+                "ungrounded_dropped": grounded.dropped,
             },
         )
         tracing.emit(

@@ -14,6 +14,7 @@ from agentloom.agents.candidates import Candidate
 from agentloom.citations import Citation
 from agentloom.errors import ModelError
 from agentloom.models.base import call_model
+from agentloom.models.types import Model
 
 __all__ = [
     "ask_judge",
@@ -27,7 +28,7 @@ __all__ = [
 J = TypeVar("J", bound=BaseModel)
 
 
-def resolve(model: Any) -> Any:
+def resolve(model: str | Model | None) -> Model:
     """``model`` (a name, a model, or None for the default) as a model object."""
     from agentloom.models.resolve import resolve_model
 

@@ -62,6 +62,7 @@ async def run_agent(n: AgentNode, name: str, scope: Mapping[str, Any], res: Reso
             "passages": cited,
             "stop_reason": result.stop_reason,
             "budget_limited": result.budget_limited,
+            "grounded": result.grounded,
             "usage": result.usage.to_dict(),
             "meta": jsonable(result.meta),
         },

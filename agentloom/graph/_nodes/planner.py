@@ -175,7 +175,7 @@ async def _dag(n: DAGPlannerNode, name: str, scope: Mapping[str, Any], res: Reso
 
 
 async def _pdr(n: PDRNode, name: str, scope: Mapping[str, Any], res: Resources) -> Output:
-    from agentloom.planners.pdr import PDR
+    from agentloom.agents.pdr import PDR
 
     question = node_question(n.question, scope, name) or ""
     pdr = PDR(

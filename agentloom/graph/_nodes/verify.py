@@ -4,6 +4,7 @@ their specs, and judge, select or combine the candidates a node is fed."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,6 +76,9 @@ class CombinedVerifier:
         self.name = name
 
     async def verify(self, candidates: Any, *, question: str | None = None) -> list[Any]:
+        return _fail_ungrounded(candidates, await self._verify(candidates, question=question))
+
+    async def _verify(self, candidates: Any, *, question: str | None = None) -> list[Any]:
         from agentloom.agents.candidates import Verdict
 
         if len(self.verifiers) == 1:
@@ -105,6 +109,18 @@ class CombinedVerifier:
                 )
             )
         return combined
+
+
+def _fail_ungrounded(candidates: Any, verdicts: list[Any]) -> list[Any]:
+    """An answer its agent marked ungrounded (it cites nothing the run looked up) fails, whatever
+    the verifiers thought of its text."""
+    out = []
+    for candidate, verdict in zip(candidates, verdicts, strict=False):
+        if getattr(candidate, "meta", {}).get("grounded") is False and verdict.passed is not False:
+            note = "ungrounded: the answer cites nothing the run looked up"
+            verdict = dataclasses.replace(verdict, passed=False, feedback=f"{verdict.feedback}\n{note}".strip())
+        out.append(verdict)
+    return out + list(verdicts[len(out):])
 
 
 def selection_policy(select: SelectSpec | None, n_candidates: int) -> Any:

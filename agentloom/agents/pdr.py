@@ -6,7 +6,8 @@ workspace of at most ``workspace_tokens`` tokens, and refines the best draft fro
 ``refine``). The next round drafts from the new workspace. With ``width=1`` it is plain
 sequential refinement. The rounds run through ``run_rounds`` like every round-based planner
 (each draft is a branch with its own span and child budget); distilling and refining are
-``agents.crossover.DistillRefine``.
+``agents.crossover.DistillRefine``. It composes agents and a crossover, so it lives beside
+``Evolve`` in ``agents`` (planners never import agents).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentloom import tracing
+from agentloom.agents.agent import DEFAULT_INSTRUCTIONS, Agent
+from agentloom.agents.candidates import Candidate
+from agentloom.agents.crossover import DistillRefine
 from agentloom.budget import Budget
 from agentloom.citations import Citation, citations_for
 from agentloom.errors import BudgetExceeded, ConfigError
@@ -138,7 +142,6 @@ class _PDRRun:
     distil them into the workspace, refine the best)."""
 
     def __init__(self, pdr: PDR, task: str, model: Model, tools: list[Tool]) -> None:
-        from agentloom.agents.crossover import DistillRefine
 
         self.pdr = pdr
         self.name = pdr.name
@@ -180,8 +183,6 @@ class _PDRRun:
     async def draft(self, branch: Branch) -> Any:
         """One draft by a child agent under the branch's budget; a failure other than the
         budget is kept and raised when the round ends (as a PDR run always did)."""
-        from agentloom.agents.agent import DEFAULT_INSTRUCTIONS, Agent
-        from agentloom.agents.candidates import Candidate
 
         pdr = self.pdr
         agent = Agent(self.model, self.tools, pdr.instructions or DEFAULT_INSTRUCTIONS,
