@@ -96,11 +96,42 @@ def test_an_answer_that_cites_nothing_scores_no_precision() -> None:
     assert score["answer_recall"] == 1.0 and score["citation_precision"] == 0.0 and score["grounding"] == 0.0
 
 
+def test_strict_scoring_reads_only_the_short_answer_with_units_normalised() -> None:
+    report = "# Q\n\n## Short answer\n\nLine 3 runs 11 km.\n\n## Findings\n\nAll lines total 34.3 km [1].\n"
+    score = score_report(report, [C1], ["34.3 km"], [], short_answer="Line 3 runs 11 km.")
+    assert score["strict"] == 0.0 and score["answer_recall"] == 1.0 and score["short_missing"] == ["34.3 km"]
+    for short, value in [("It cost £468,500.", "GBP 468,500"), ("A 640-metre path.", "640 metres"), ("Up 12 per cent.", "12%"),
+                         ("It holds 62,000 cubic metres.", "62000 m³"), ("It was £1.2 million.", "GBP 1,200,000"),
+                         ("The rats were eradicated.", "eradicat"), ("It weighs 2.60 kg.", "2.6 kg")]:
+        assert score_report(report, [], [value], [], short_answer=short)["strict"] == 1.0, (short, value)
+    for short, value in [("Line 3 is 11 km.", "1"), ("It has 34 stops.", "3"), ("It is 2.65 kg.", "2.6 kg")]:
+        assert score_report(report, [], [value], [], short_answer=short)["strict"] == 0.0, (short, value)
+
+
+def test_yes_no_must_lead_and_unanswerable_must_say_so() -> None:
+    assert score_report("", [], ["no", "2019"], [], short_answer="No: it closed in 2019.")["strict"] == 1.0
+    assert score_report("", [], ["no", "2019"], [], short_answer="It closed in 2019, so no.")["strict"] == 0.0
+    assert score_report("", [], [], [], short_answer="The corpus does not say who designed it.", unanswerable=True)["strict"] == 1.0
+    assert score_report("", [], [], [], short_answer="It was designed by Ann Lee.", unanswerable=True)["strict"] == 0.0
+
+
+def test_grounding_does_not_use_any_engine_tokeniser() -> None:
+    import ast
+    import inspect
+
+    from agentloom.research import _scoring, evaluate as module
+
+    for source in (inspect.getsource(module), inspect.getsource(_scoring)):
+        imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.module}
+        imported |= {alias.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Import) for alias in node.names}
+        assert not any(name.startswith("agentloom.models.offline") for name in imported), imported
+
+
 # --------------------------------------------------------------------------- question files
 def test_the_shipped_question_set_is_valid() -> None:
     questions = load_questions(QUESTIONS)
     assert 12 <= len(questions) <= 16
-    assert sum(1 for q in questions if not q.expected) == 1
+    assert sum(1 for q in questions if q.unanswerable) == 1
     assert all(q.support for q in questions if q.expected)
 
 
@@ -114,7 +145,10 @@ def test_the_shipped_question_set_is_valid() -> None:
         ("[\"just text\"]", "question 1: expected an object"),
         ("[{\"question\": \"  \"}]", "question 1: 'question' must be a non-empty string"),
         ("[{\"question\": \"a\", \"expected\": \"290 MW\"}]", "question 1: 'expected' must be a list of strings"),
-        ("[{\"question\": \"a\"}, {\"question\": \"b\", \"answer\": 1}]", "question 2: unknown key(s) answer"),
+        ("[{\"question\": \"a\", \"expected\": [\"x\"]}, {\"question\": \"b\", \"answer\": 1}]", "question 2: unknown key(s) answer"),
+        ("[{\"question\": \"a\"}]", "question 1: no 'expected' values; list what a correct answer holds, or set \"unanswerable\": true"),
+        ("[{\"question\": \"a\", \"expected\": [\"x\"], \"unanswerable\": true}]", "question 1: an unanswerable question cannot list"),
+        ("[{\"question\": \"a\", \"unanswerable\": \"yes\"}]", "question 1: 'unanswerable' must be true or false"),
     ],
 )
 def test_bad_question_files_are_one_line_usage_errors(tmp_path: Path, content: str | None, message: str) -> None:
@@ -139,16 +173,18 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return fake_research_fn(corpus_toolset(tmp_path_factory.mktemp("index") / "corpus.db"))
 
 
-async def test_the_offline_pipeline_scores_well_on_the_shipped_set(pipeline: Any) -> None:
+async def test_the_offline_pipeline_holds_its_floor_on_the_shipped_set(pipeline: Any) -> None:
+    # Floors, well below the measured scores recorded in BENCHMARKS.md, never a copy of them.
     report = await evaluate(QUESTIONS, CORPUS, "offline", research=pipeline)
     assert isinstance(report, EvalReport) and len(report.rows) == len(load_questions(QUESTIONS))
-    assert report.answer_recall == 1.0, report.table()
-    assert report.grounding == 1.0, report.table()
+    assert report.strict >= 0.75, report.table()
+    assert report.answer_recall >= 0.8, report.table()
+    assert report.grounding >= 0.6, report.table()
     assert report.citation_precision >= 0.6, report.table()
     assert report.errors == 0 and report.model == "offline"
     totals = report.to_dict()["totals"]
-    assert totals["questions"] == len(report.rows) and totals["answer_recall"] == 1.0
-    assert "mean over" in report.table()
+    assert totals["questions"] == len(report.rows) and totals["passed"] == round(totals["strict"] * len(report.rows))
+    assert "mean over" in report.table() and "strict:" in report.table()
 
 
 async def test_a_failed_run_is_recorded_and_a_usage_error_stops_everything(tmp_path: Path) -> None:
@@ -175,9 +211,10 @@ async def test_a_failed_run_is_recorded_and_a_usage_error_stops_everything(tmp_p
 
 async def test_evaluate_uses_the_research_pipeline_by_default() -> None:
     report = await evaluate(QUESTIONS, CORPUS, "offline")
-    assert report.answer_recall == 1.0, report.table()
-    assert report.citation_precision >= 0.95, report.table()
-    assert report.grounding == 1.0, report.table()
+    assert report.strict >= 0.75, report.table()
+    assert report.answer_recall >= 0.8, report.table()
+    assert report.citation_precision >= 0.8, report.table()
+    assert report.grounding >= 0.6, report.table()
 
 
 # --------------------------------------------------------------------------- loom eval
@@ -204,9 +241,10 @@ def test_cli_prints_a_table_and_json(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("loom eval: 14 questions · model offline")
-    assert any(line.strip().startswith("mean over 14 questions") and "1.00" in line for line in lines)
+    assert any(line.strip().startswith("mean over 14 questions") for line in lines)
+    assert any(line.startswith("strict: ") for line in lines)
     code, out, _ = run_cli(["eval", str(QUESTIONS), "--json"], capsys)  # corpus: the folder beside the file
     assert code == 0
     data = json.loads(out)
-    assert data["totals"]["answer_recall"] == 1.0 and data["corpus"] == [str(CORPUS)]
+    assert data["totals"]["strict"] >= 0.75 and data["corpus"] == [str(CORPUS)]
     assert len(data["questions"]) == 14 and data["questions"][0]["short_answer"]

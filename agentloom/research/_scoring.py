@@ -97,8 +97,8 @@ def canonical(text: str) -> str:
 
     text = re.sub(r"(\d+(?:\.\d+)?) (thousand|million|billion)\b", scale, text)
     for symbol, code in _CURRENCY:
-        text = re.sub(re.escape(symbol) + r"\s?(\d[\d.]*)", rf"\1 {code}", text)
-    text = re.sub(r"\b(gbp|eur|usd)\s?(\d[\d.]*)", r"\2 \1", text)
+        text = re.sub(re.escape(symbol) + r"\s?(\d+(?:\.\d+)?)", rf"\1 {code}", text)
+    text = re.sub(r"\b(gbp|eur|usd)\s?(\d+(?:\.\d+)?)", r"\2 \1", text)
     text = re.sub(r"\bpounds?( sterling)?\b", "gbp", text)
     text = re.sub(r"\beuros?\b", "eur", text)
     text = re.sub(r"\bdollars?\b", "usd", text)
