@@ -119,7 +119,8 @@ def test_grounding_does_not_use_any_engine_tokeniser() -> None:
     import ast
     import inspect
 
-    from agentloom.research import _scoring, evaluate as module
+    from agentloom.research import _scoring
+    from agentloom.research import evaluate as module
 
     for source in (inspect.getsource(module), inspect.getsource(_scoring)):
         imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.module}

@@ -32,7 +32,15 @@ from typing import Any
 
 from agentloom.citations import Citation
 from agentloom.errors import AgentloomError, ConfigError, CorpusError, UsageError
-from agentloom.research._scoring import GROUNDING, contains, grounded, normalize, says_no_evidence, sentences, short_answer_holds
+from agentloom.research._scoring import (
+    GROUNDING,
+    contains,
+    grounded,
+    normalize,
+    says_no_evidence,
+    sentences,
+    short_answer_holds,
+)
 
 __all__ = [
     "GROUNDING",
@@ -89,10 +97,7 @@ def score_report(
         recall = len(found) / len(expected)
     strict, short_missing = short_answer_holds(short_answer, expected, unanswerable=no_answer)
     grounded_ = [grounded(_citing_sentences(body, i), text) for i, text in enumerate(texts, 1)]
-    if support:
-        supported = [any(contains(text, s) for s in support) for text in texts]
-    else:
-        supported = list(grounded_)
+    supported = [any(contains(text, s) for s in support) for text in texts] if support else list(grounded_)
     if not texts:
         precision = 1.0 if no_answer else 0.0
         grounding = 1.0 if no_answer else 0.0
