@@ -10,6 +10,7 @@ from agentloom.memory.agent_hooks import MEMORY_LINE
 from agentloom.models.offline import memory_hints
 from agentloom.models.offline.memory_hints import memory_read_calls, shown_keys
 from agentloom.models.types import Message, ModelRequest, ToolCall
+from agentloom.text.sections import question_block
 
 
 def request(block: str, question: str, *, with_tool: bool = True, history: list[Message] | None = None,
@@ -58,9 +59,9 @@ def test_skips_entries_already_read(tmp_path: Path) -> None:
     assert done.arguments not in [c.arguments for c in later]
 
 
-def test_question_from_metadata_wins(tmp_path: Path) -> None:
+def test_question_section_wins(tmp_path: Path) -> None:
     _bank, block = bank_block(tmp_path)
-    req = request(block, "Continue.", metadata={"question": "tidal lagoon costs in Wales"})
+    req = request(block, "Continue.\n\n" + question_block("tidal lagoon costs in Wales"))
     calls = memory_read_calls(req)
     keys = shown_keys(req)
     assert [keys[json.loads(c.arguments)["id"]] for c in calls] == ["Tidal lagoon costs in Wales"]

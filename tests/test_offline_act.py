@@ -90,13 +90,12 @@ def test_first_turn_searches_the_question_and_each_named_thing() -> None:
     assert all("larger" not in q and "Which" not in q for q in queries)
 
 
-def test_width_comes_from_the_system_prompt_then_metadata_then_default() -> None:
+def test_width_comes_from_the_system_prompt_else_the_default_never_metadata() -> None:
     q = "Which is larger, the Saltmarsh plant or the Northpoint plant?"
     assert len(respond(request(conversation(q, width=1))).tool_calls) == 1
     bare = [Message.user(q)]
     assert tool_width(request(bare)) == 3
-    assert tool_width(request(bare, metadata={"width": 2})) == 2
-    assert len(respond(request(bare, metadata={"width": 2})).tool_calls) == 2
+    assert tool_width(request(bare, metadata={"width": 2})) == 3  # no side channel: a real model never sees metadata
 
 
 def test_web_search_is_used_when_it_is_the_only_search_and_alongside_the_corpus() -> None:

@@ -84,21 +84,18 @@ def test_a_computation_joins_the_short_answer() -> None:
     assert _section(body, "Short answer").endswith("Computed: 62000 - 45000 = 17000.")
 
 
-def test_findings_are_read_from_the_writer_prompt_without_metadata() -> None:
+def test_findings_are_read_from_the_writer_prompt_sections() -> None:
     passages = {"p_aaaaaaaaa1": Citation("p_aaaaaaaaa1", "installed capacity of 290 MW", path="a.md", line_start=1, line_end=2)}
     prompt = Writer("offline").prompt(QUESTION, [{"title": f.title, "text": f.text} for f in FINDINGS], passages)
-    parsed = findings_in(None, prompt)
+    parsed = findings_in(prompt)
     assert [(f.title, f.text) for f in parsed] == [(f.title, f.text) for f in FINDINGS]
     out = respond(ModelRequest(messages=[Message.system("write"), Message.user(prompt)], purpose="write"))
     assert (out.text or "").startswith(f"# {QUESTION}") and "Ilse Varga" in (out.text or "")
 
 
-async def test_write_purpose_through_the_offline_model() -> None:
-    request = ModelRequest(
-        messages=[Message.user("Write the report.")],
-        purpose="write",
-        metadata={"question": QUESTION, "findings": [{"question": f.title, "text": f.text} for f in FINDINGS]},
-    )
+async def test_write_purpose_through_the_offline_model_reads_only_the_prompt() -> None:
+    prompt = Writer("offline").prompt(QUESTION, [{"title": f.title, "text": f.text} for f in FINDINGS], {})
+    request = ModelRequest(messages=[Message.user(prompt)], purpose="write", metadata={"question": "ignored", "findings": []})
     completion = await call_model(OfflineModel(), request)
     assert completion.text == render(QUESTION, FINDINGS)
 

@@ -86,10 +86,10 @@ async def test_a_real_model_gets_a_clear_prompt_with_the_markers_and_passages() 
     assert request.purpose == "write"
     system, user = request.messages[0].content or "", request.messages[1].content or ""
     assert "Cite every claim" in system and "[p_3f9a0c12de]" in system
-    assert user.startswith(f"Question: {QUESTION}")
-    assert "### Finding 2: What is the installed capacity?" in user
+    assert user.startswith(f"<question>\n{QUESTION}\n</question>")
+    assert '<finding title="What is the installed capacity?">' in user
     assert f'[{P2.id}] energy/factsheet.txt:L1-L17: "Installed capacity: 240 MW."' in user
-    assert request.metadata["findings"][2] == {"title": "Who is the chief engineer?", "text": FINDINGS[2]["text"]}
+    assert "findings" not in request.metadata and "question" not in request.metadata  # the prompt carries them
 
 
 async def test_misbehaving_model_output_is_cleaned_so_citations_stay_true() -> None:

@@ -19,8 +19,10 @@ from agentloom import tracing
 from agentloom.citations import CITE_ID, CITE_MARKER, Citation
 from agentloom.models.base import strip_fences
 from agentloom.models.types import Message, Model, ModelRequest
+from agentloom.text.sections import question_block, section
+from agentloom.text.titles import title_for
 
-__all__ = ["Report", "Writer", "finalize", "usage_footer", "WRITER_INSTRUCTIONS"]
+__all__ = ["Report", "Writer", "finalize", "findings_body", "usage_footer", "WRITER_INSTRUCTIONS"]
 
 WRITER_INSTRUCTIONS = """You write the final report of a research run, in Markdown.
 
@@ -101,10 +103,9 @@ class Writer:
     def prompt(self, question: str, findings: list[dict[str, str]], passages: Mapping[str, Citation]) -> str:
         """The user message: the question, the findings (merged answer first) and the passages
         they cite, so a real model can see what each marker points to."""
-        parts = [f"Question: {question.strip()}", "", "Findings (the merged answer first):", ""]
-        for i, item in enumerate(findings, 1):
-            title = f": {item['title']}" if item["title"] else ""
-            parts += [f"### Finding {i}{title}", item["text"].strip() or "(nothing found)", ""]
+        parts = [question_block(question), "", "Findings (the merged answer first):", ""]
+        for item in findings:
+            parts += [section("finding", item["text"].strip() or "(nothing found)", title=item["title"]), ""]
         cited: list[str] = []
         for item in findings:
             for pid in CITE_MARKER.findall(item["text"]):
@@ -112,10 +113,12 @@ class Writer:
                     cited.append(pid)
         if cited:
             parts.append("Passages you may cite (marker, source, opening text):")
+            lines = []
             for pid in cited[:60]:
                 passage = passages[pid]
                 opening = " ".join(passage.text.split())[:240]
-                parts.append(f'[{pid}] {passage.where()}: "{opening}"')
+                lines.append(f'[{pid}] {passage.where()}: "{opening}"')
+            parts.append(section("passages", "\n".join(lines)))
         return "\n".join(parts).rstrip() + "\n"
 
     async def write(
@@ -138,16 +141,14 @@ class Writer:
             max_tokens=self.max_tokens,
             temperature=0.0,
             purpose="write",
-            metadata={"question": question, "findings": items, "partial": partial},
+            metadata={"partial": partial},
         )
         completion = await call_model(self._resolved(), request)
         body = _grounded_body(completion.text or "", question, items, passages)
         if not body.strip():
-            # A model that returns nothing still gets an honest report: the extractive draft.
-            from agentloom.models.offline.write import Finding, render
-
+            # A model that returns nothing still gets an honest report: the findings as written.
             tracing.emit("writer_fallback", "writer", data={"reason": "empty draft"})
-            body = render(question, [Finding(i["title"], i["text"]) for i in items])
+            body = findings_body(question, items)
         if callable(usage):
             usage = usage()
         return finalize(body, passages, question=question, usage=usage, partial=partial)
@@ -158,6 +159,24 @@ class Writer:
 
 
 # --------------------------------------------------------------------------- deterministic part
+def findings_body(question: str, findings: Sequence[Any]) -> str:
+    """A report body without a model draft (the model returned nothing, or no budget was left):
+    the findings as the teams wrote them, the first one's opening sentence as the short answer."""
+    items = [_finding(f) for f in findings]
+    texts = [i["text"].strip() for i in items if i["text"].strip()]
+    title = title_for(question)
+    if not texts:
+        return f"# {title}\n\n## Short answer\n\nNo supporting evidence was found in the sources for this question.\n"
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", texts[0], maxsplit=1)[0]
+    out = [f"# {title}", "", "## Short answer", "", first, "", "## Findings", ""]
+    for item in items:
+        if item["text"].strip():
+            if item["title"] and len(items) > 1:
+                out += [f"### {item['title']}", ""]
+            out += [item["text"].strip(), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
 def _grounded_body(body: str, question: str, items: list[dict[str, str]], passages: Mapping[str, Citation]) -> str:
     """The drafted body without sentences holding a figure or name found in no finding or passage,
     and with a short answer: the merged finding's own text when the draft has none left."""
@@ -293,8 +312,6 @@ def finalize(
 ) -> Report:
     """The finished report from a drafted body: numbered citations (unknown markers dropped), a
     title, the partial banner, the references list and the usage footer."""
-    from agentloom.models.offline.write import title_for
-
     text = _drop_references(strip_fences(body))
     text, citations = _number(text, passages)
     text = _tidy(text)

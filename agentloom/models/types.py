@@ -87,8 +87,8 @@ class ModelRequest:
     """Everything a model needs for one completion.
 
     ``tools`` are OpenAI function schemas (``{"type": "function", "function": {...}}``).
-    ``metadata`` carries hints for the offline model and tracing (e.g. the question, the team);
-    real models never send it.
+    ``metadata`` is for tracing only (e.g. the team, the round); no model reads it, the offline
+    one included, so everything a model needs is in the messages, tools and response schema.
     """
 
     messages: list[Message]

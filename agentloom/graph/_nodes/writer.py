@@ -81,11 +81,9 @@ async def run_writer(n: WriterNode, name: str, scope: Mapping[str, Any], res: Re
         report = await writer.write(question, findings, passages, usage=lambda: _usage_for_report(scope), partial=partial)
     except BudgetExceeded:
         # No budget left for the model: still write the report, extractively and marked partial.
-        from agentloom.agents.writer import finalize
-        from agentloom.models.offline.write import Finding
-        from agentloom.models.offline.write import render as extractive
+        from agentloom.agents.writer import finalize, findings_body
 
-        body = extractive(question, [Finding(f["title"], f["text"]) for f in findings])
+        body = findings_body(question, findings)
         report = finalize(body, passages, question=question, usage=_usage_for_report(scope), partial=True)
         limited = True
     return (

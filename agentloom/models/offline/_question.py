@@ -16,6 +16,7 @@ from agentloom.models.offline._targets import (
 )
 from agentloom.models.offline._words import FRAME_WORDS, is_date, is_year
 from agentloom.models.types import ModelRequest
+from agentloom.text.sections import question_in_messages
 
 __all__ = [
     "AGE",
@@ -30,11 +31,11 @@ _SPLIT_PARTS = re.compile(r",|;|\bor\b|\band\b|\bversus\b|\bvs\b\.?|\bcompared?\
 
 
 def find_question(request: ModelRequest) -> str:
-    """The question a request is about: ``metadata["question"]``, else the first user message
-    (its labelled ``Question:`` line, else its first paragraph ending in "?", else its first
-    paragraph)."""
-    hint = request.metadata.get("question")
-    if isinstance(hint, str) and hint.strip():
+    """The question a request is about: the prompt's question section, else the first user
+    message (its labelled ``Question:`` line, else its first paragraph ending in "?", else its
+    first paragraph)."""
+    hint = question_in_messages(m.content or "" for m in request.messages if m.role == "user")
+    if hint:
         return _text.squash(hint)
     for message in request.messages:
         if message.role == "user" and message.content and message.content.strip():

@@ -65,9 +65,8 @@ def respond(request: ModelRequest) -> Completion:
     passages, order = passages_in(found)
     tools = _tool_schemas(request)
     turns = sum(1 for m in request.messages if m.role == "assistant" and m.tool_calls)
-    max_turns = int(request.metadata.get("max_turns") or MAX_TOOL_TURNS)
     ranker = Ranker(question, candidates_from(passages, order))
-    if tools and question.text and turns < max_turns and request.output_type is None:
+    if tools and question.text and turns < MAX_TOOL_TURNS and request.output_type is None:
         calls = _next_calls(request, question, tools, found, passages, ranker, turns)
         if calls:
             return Completion(text=None, tool_calls=calls, finish_reason="tool_calls")
@@ -108,15 +107,12 @@ def structured(output_type: type[BaseModel], question: Question, text: str) -> d
 
 def tool_width(request: ModelRequest) -> int:
     """How many tool calls this turn may make: the Agent's ``Tool-call width this turn: N`` line
-    (the last one in the system messages), else ``metadata["width"]``, else 3."""
+    (the last one in the system messages), else 3."""
     for message in reversed(request.messages):
         if message.role == "system" and message.content:
             found = _WIDTH_LINE.findall(message.content)
             if found:
                 return max(1, int(found[-1]))
-    hint = request.metadata.get("width")
-    if isinstance(hint, int) and hint > 0:
-        return hint
     return DEFAULT_WIDTH
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from agentloom.models.offline.plan import question_of, split_question
 from agentloom.models.types import Completion, ModelRequest
-from agentloom.planners._dag_prompts import NEXT_ID, RESULT_PREFIX, TOOL_PREFIX, parse_prefixed
+from agentloom.text.dag_lines import NEXT_ID, PLAN_FORMAT_JSONL, RESULT_PREFIX, TOOL_PREFIX, parse_prefixed
 from agentloom.tools.base import canonical_args
 
 __all__ = ["respond", "plan_tasks"]
@@ -247,12 +247,11 @@ def plan_tasks(request: ModelRequest) -> list[dict[str, Any]]:
     tools = _tools(request)
     user_lines = [line for m in request.messages if m.role == "user" and m.content for line in m.content.splitlines()]
     executed = parse_prefixed(user_lines, RESULT_PREFIX)
-    next_id = int(request.metadata.get("next_id") or 0)
-    if not next_id:
-        for line in user_lines:
-            if line.startswith(NEXT_ID) and line[len(NEXT_ID):].strip().isdigit():
-                next_id = int(line[len(NEXT_ID):].strip())
-        next_id = next_id or (max((int(e.get("id", 0)) for e in executed if str(e.get("id", "")).isdigit()), default=0) + 1)
+    next_id = 0
+    for line in user_lines:
+        if line.startswith(NEXT_ID) and line[len(NEXT_ID):].strip().isdigit():
+            next_id = int(line[len(NEXT_ID):].strip())
+    next_id = next_id or (max((int(e.get("id", 0)) for e in executed if str(e.get("id", "")).isdigit()), default=0) + 1)
     tasks = _replan(question, tools, executed, next_id) if executed else _fresh(question, tools, next_id)
     last = request.messages[-1].content or "" if request.messages else ""
     accepted = re.search(r"Tasks ([\d, ]+) were accepted", last)
@@ -265,7 +264,8 @@ def plan_tasks(request: ModelRequest) -> list[dict[str, Any]]:
 def respond(request: ModelRequest) -> Completion:
     """The plan as JSON Lines (streaming) or one ``{"tasks": [...]}`` object."""
     tasks = plan_tasks(request)
-    if request.stream or request.metadata.get("format") == "jsonl":
+    wants_lines = any(m.role == "system" and m.content and PLAN_FORMAT_JSONL in m.content for m in request.messages)
+    if request.stream or wants_lines:
         text = "\n".join(json.dumps(t, ensure_ascii=False) for t in tasks)
     else:
         text = json.dumps({"tasks": tasks}, ensure_ascii=False)

@@ -18,7 +18,7 @@ from agentloom.models.offline import _text
 from agentloom.models.offline.dag import _empty
 from agentloom.models.offline.plan import question_of
 from agentloom.models.types import Completion, ModelRequest
-from agentloom.planners._dag_prompts import RESULT_PREFIX, parse_prefixed
+from agentloom.text.dag_lines import RESULT_PREFIX, parse_prefixed
 
 __all__ = ["respond", "compose_answer"]
 
@@ -86,7 +86,7 @@ def respond(request: ModelRequest) -> Completion:
     user_text = "\n".join(m.content for m in request.messages if m.role == "user" and m.content)
     entries = parse_prefixed(user_text.splitlines(), RESULT_PREFIX)
     match = _REPLANS.search(user_text)
-    replans_left = int(match.group(1)) if match else int(request.metadata.get("replans_left", 0) or 0)
+    replans_left = int(match.group(1)) if match else 0
     latest = max((int(e.get("plan", 1)) for e in entries), default=1)
     problems: list[str] = []
     for entry in entries:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 
-from agentloom.memory._text import terms
+from agentloom.models.offline._text import content_terms as terms
 from agentloom.models.types import ModelRequest, ToolCall
+from agentloom.text.sections import question_in_messages
 
 __all__ = ["memory_read_calls", "shown_keys"]
 
@@ -48,8 +49,8 @@ def _already_read(request: ModelRequest) -> set[str]:
 
 
 def _question(request: ModelRequest) -> str:
-    hinted = request.metadata.get("question")
-    if isinstance(hinted, str) and hinted.strip():
+    hinted = question_in_messages(m.content or "" for m in request.messages if m.role == "user")
+    if hinted:
         return hinted
     text = request.last_user_text()
     return "\n".join(line for line in text.splitlines() if not _LINE.match(line.strip()))

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentloom.agents._verify_text import (
+from agentloom.citations import cited_ids
+from agentloom.models.types import Completion, ModelRequest
+from agentloom.text.lexical import (
     claim_support,
     conflicting,
     content_terms,
@@ -23,8 +25,6 @@ from agentloom.agents._verify_text import (
     strip_markers,
     with_markers,
 )
-from agentloom.citations import cited_ids
-from agentloom.models.types import Completion, ModelRequest
 
 __all__ = ["respond", "respond_refine"]
 
@@ -56,7 +56,7 @@ def _reply(request: ModelRequest, data: dict[str, Any]) -> Completion:
 
 def respond(request: ModelRequest) -> Completion:
     """Merge the payload's candidates into one extractive answer (``MergeOutput`` JSON)."""
-    payload = read_payload(request.messages, request.metadata)
+    payload = read_payload(request.messages)
     candidates = [c for c in payload.get("candidates") or [] if isinstance(c, dict)]
     passages = _passages(payload)
     n = max(1, len(candidates))
@@ -125,9 +125,9 @@ def _flagged(lines: list[str]) -> list[str]:
 
 def respond_refine(request: ModelRequest) -> Completion:
     """Refine the payload's draft from its workspace and feedback, extractively."""
-    payload = read_payload(request.messages, request.metadata)
+    payload = read_payload(request.messages)
     passages = _passages(payload)
-    question = str(payload.get("question") or request.metadata.get("question") or "")
+    question = str(payload.get("question") or "")
     draft = str(payload.get("draft") or "")
     raw_ws = payload.get("workspace") or []
     workspace = split_sentences(raw_ws) if isinstance(raw_ws, str) else [str(s) for s in raw_ws]

@@ -28,6 +28,7 @@ import json
 import re
 
 from agentloom.models.types import Completion, ModelRequest
+from agentloom.text.sections import question_in_messages
 
 __all__ = ["respond", "split_question", "question_of", "is_computed"]
 
@@ -290,11 +291,11 @@ def _tidy_part(sub: str) -> str:
 
 
 def question_of(request: ModelRequest) -> str:
-    """The question: ``metadata["question"]``, else a ``Task:``/``Question:`` line, else the
-    last user message."""
-    hint = request.metadata.get("question")
-    if isinstance(hint, str) and hint.strip():
-        return hint.strip()
+    """The question: the prompt's question section, else a ``Task:``/``Question:`` line, else
+    the last user message."""
+    hint = question_in_messages(m.content or "" for m in request.messages if m.role == "user")
+    if hint:
+        return hint
     for message in reversed(request.messages):
         if message.role != "user" or not message.content:
             continue

@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentloom.agents._verify_text import (
+from agentloom.answers import answer_key
+from agentloom.citations import cited_ids
+from agentloom.models.types import Completion, ModelRequest
+from agentloom.text.lexical import (
     claim_support,
     content_terms,
     jaccard,
@@ -22,9 +25,7 @@ from agentloom.agents._verify_text import (
     strip_markers,
     term_words,
 )
-from agentloom.answers import answer_key
-from agentloom.citations import cited_ids
-from agentloom.models.types import Completion, ModelRequest
+from agentloom.text.sections import question_in_messages
 
 __all__ = ["respond", "respond_equivalence", "score_text", "Scored"]
 
@@ -110,9 +111,9 @@ def _candidate_score(candidate: dict[str, Any], passages: dict[str, str], questi
 
 def respond(request: ModelRequest) -> Completion:
     """Answer a ``verify`` request in the schema it asks for (score, comparison or entailment)."""
-    payload = read_payload(request.messages, request.metadata)
+    payload = read_payload(request.messages)
     fields = set(request.output_type.model_fields) if request.output_type is not None else set()
-    question = payload.get("question") or request.metadata.get("question")
+    question = payload.get("question") or question_in_messages(m.content or "" for m in request.messages if m.role == "user") or None
     passages = _passages(payload)
     if "winner" in fields:
         a = _candidate_score(payload.get("A") or {}, passages, question)
@@ -162,7 +163,7 @@ def _reached(item: dict[str, Any]) -> str | None:
 
 def respond_equivalence(request: ModelRequest) -> Completion:
     """Whether two answers (or partial traces) reach the same answer."""
-    payload = read_payload(request.messages, request.metadata)
+    payload = read_payload(request.messages)
     a, b = payload.get("a") or {}, payload.get("b") or {}
     ka, kb = _reached(a), _reached(b)
     if ka is not None and kb is not None:

@@ -1,8 +1,8 @@
 """Offline ``write``: the report body, in Markdown, from a question and its findings.
 
-The findings come from ``metadata["findings"]`` (``[{"title": ..., "text": ...}]``, the merged
-answer first) or, without that hint, from the Writer's prompt (``Question: ...`` and one
-``### Finding N: <title>`` block per finding). The body is ``# <title>``, ``## Short answer``
+The question and findings come from the prompt's delimited sections (``agentloom.text.sections``:
+one ``<question>`` and one ``<finding title=...>`` per finding, the merged answer first), the
+same prompt a real model reads. The body is ``# <title>``, ``## Short answer``
 (the best-supported claim for each sub-question; for a computed answer, the claims that give
 its operands, then the team's ``Computed:`` calculator line) and ``## Findings`` (a section per
 sub-question when there are several). Every sentence is copied from a finding with its
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from agentloom.citations import CITE_ID, CITE_MARKER
 from agentloom.models.offline import _text
@@ -28,6 +27,8 @@ from agentloom.models.offline._evidence import (
     select,
 )
 from agentloom.models.types import Completion, ModelRequest
+from agentloom.text.sections import blocks, question_in_messages
+from agentloom.text.titles import title_for
 
 __all__ = ["NO_EVIDENCE_REPORT", "Finding", "findings_in", "render", "respond", "sources_in", "title_for"]
 
@@ -35,8 +36,6 @@ __all__ = ["NO_EVIDENCE_REPORT", "Finding", "findings_in", "render", "respond", 
 NO_EVIDENCE_REPORT = (
     "No supporting evidence was found in the sources for this question, so this report does not answer it."
 )
-_FINDING_HEAD = re.compile(r"^#{2,4}\s*Finding\s+\d+\s*(?::\s*(.*))?$", re.I | re.M)
-_END_OF_FINDINGS = re.compile(r"^(?:Passages you may cite|Sources you may cite|Passages:)", re.I | re.M)
 _NO_EVIDENCE = re.compile(r"^\s*no (supporting )?evidence (was )?found", re.I)
 _COMPUTED = re.compile(r"^Computed:", re.I)
 
@@ -52,10 +51,8 @@ class Finding:
 def respond(request: ModelRequest) -> Completion:
     """The report body for the request's question and findings."""
     prompt = "\n\n".join(m.content or "" for m in request.messages if m.role == "user")
-    question = request.metadata.get("question")
-    if not isinstance(question, str) or not question.strip():
-        question = question_in(prompt)
-    findings = findings_in(request.metadata.get("findings"), prompt)
+    question = question_in_messages([prompt]) or question_in(prompt)
+    findings = findings_in(prompt)
     return Completion(text=render(question, findings, sources=sources_in(prompt)), finish_reason="stop")
 
 
@@ -68,35 +65,9 @@ def sources_in(prompt: str) -> dict[str, str]:
     return {m.group(1): m.group(2) for m in _SOURCE_LINE.finditer(prompt)}
 
 
-def findings_in(hint: Any, prompt: str) -> list[Finding]:
-    """Findings from the metadata hint, else parsed from the prompt's ``### Finding N`` blocks."""
-    if isinstance(hint, list) and hint:
-        out = []
-        for item in hint:
-            if isinstance(item, dict) and isinstance(item.get("text"), str):
-                title = item.get("title") or item.get("question") or ""
-                out.append(Finding(str(title), item["text"]))
-        if out:
-            return out
-    heads = list(_FINDING_HEAD.finditer(prompt))
-    out = []
-    for i, head in enumerate(heads):
-        end = heads[i + 1].start() if i + 1 < len(heads) else len(prompt)
-        body = prompt[head.end() : end]
-        stop = _END_OF_FINDINGS.search(body)
-        if stop:
-            body = body[: stop.start()]
-        out.append(Finding((head.group(1) or "").strip(), body.strip()))
-    return out
-
-
-def title_for(question: str) -> str:
-    """The report title: the question itself, tidied and bounded to about 100 characters."""
-    title = _text.squash(question).strip() or "Research report"
-    if len(title) > 100:
-        cut = title[:100].rsplit(" ", 1)[0]
-        title = cut.rstrip(",;:") + "…"
-    return title[0].upper() + title[1:]
+def findings_in(prompt: str) -> list[Finding]:
+    """The prompt's ``<finding>`` sections, in order."""
+    return [Finding(block.title, block.body) for block in blocks(prompt, "finding")]
 
 
 def _claims(text: str) -> list[str]:
