@@ -111,7 +111,7 @@ def _figures(question: Question, ranker: Ranker) -> list[list[_Figure]]:
             else:
                 owner = _nearest_owner(positions, start)
             if any(str(_text.format_number(value)) in t for t in question.targets[owner].required):
-                continue  # "3" in "Line 3" is a name, not a figure
+                continue  # "3" in "Route 9" is a name, not a figure
             per_target[owner].append(
                 _Figure(
                     value,

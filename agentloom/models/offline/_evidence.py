@@ -8,15 +8,15 @@ the same sentences for the same question, and all cite every sentence with the p
 from. The rules are about English and documents, never about one corpus:
 
 - Reading the question: the things it names are its targets; two names joined as an appositive
-  ("Line 3, the Estuary Line") are one target; dates ("March 2023") are not names; kind nouns
-  next to a name ("the Kettle Bay desalination plant", "tram Line 3") tell what it is, not what
+  ("Route 9, the Coast Road") are one target; dates ("May 2019") are not names; kind nouns
+  next to a name ("the Cedar Cove pumping station", "bus Route 9") tell what it is, not what
   is asked; "how long/tall/old ..." and "how much taller ..." ask for a measure (length,
   height, age ...); a source may say what is asked in its own words ("population" -> people,
   residents; a length -> km, metres; see ``_text.RELATED``), which count as the question's.
 - Reading a sentence: it is about a target it names, else the one the sentence before it opens
   with, else the one its document is about (file name, title, headings, and the document's own
-  title when its first passage was retrieved; titles shorten names: "saltmarsh_outage_2023.md").
-  A sentence whose subject is something else ("During the outage at Saltmarsh, Northpoint ran
+  title when its first passage was retrieved; titles shorten names: "alder_shutdown_2020.md").
+  A sentence whose subject is something else ("While the Alder works was shut, Birchley ran
   ...") is about that; one that says what is asked only in other words counts only when it is
   about the target itself. A figure belongs to the name before it in its clause (else after it,
   else before it in the sentence, skipping places set off by commas); dates are not figures.

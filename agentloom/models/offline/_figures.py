@@ -67,8 +67,8 @@ _PREPOSITION = re.compile(
 
 
 def _in_phrase(text: str, at: int) -> bool:
-    """Whether position ``at`` is inside a clause that opens with a preposition (", on Market
-    Square,"): a name there places the subject rather than owning a figure after it."""
+    """Whether position ``at`` is inside a clause that opens with a preposition (", on Mill
+    Street,"): a name there places the subject rather than owning a figure after it."""
     lo, _ = _clause_at(text, at)
     return lo > 0 and bool(_PREPOSITION.match(text[lo:at]))
 
@@ -79,10 +79,10 @@ def figure_targets(question: Question, item: Scored, units: frozenset[str] | Non
     only when a date is asked)
     belongs to a name of its own clause (the nearest before it, else the nearest after it), else
     to the nearest name before it in the sentence that is not in a prepositional phrase set off
-    by commas (", on Market Square,"): to that target when the name is one of them,
-    to something else when it is not ("During the outage at Saltmarsh, Northpoint ran at 45,000"
-    gives Northpoint's figure, not Saltmarsh's). A number with no name to belong to belongs to
-    what the sentence is about. Numbers inside a name ("Line 3") are not figures, nor, when a
+    by commas (", on Mill Street,"): to that target when the name is one of them,
+    to something else when it is not ("While the Alder works was shut, Birchley ran at 38,000"
+    gives Birchley's figure, not Alder's). A number with no name to belong to belongs to
+    what the sentence is about. Numbers inside a name ("Route 9") are not figures, nor, when a
     measure is asked, numbers in another unit ("how tall": 112 metres, not 1987)."""
     text = item.candidate.text
     spans = _text.number_spans(text)

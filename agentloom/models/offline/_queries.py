@@ -33,7 +33,7 @@ def _words(text: str, skip: set[str] | None = None) -> list[str]:
 def search_queries(question: Question, *, related: bool = True) -> list[str]:
     """The whole question's key words, then one query per target (its name plus the question's
     topic words), then, when a source may word what is asked differently, one per target with
-    those words ("Marrowick people residents inhabitants"; left out with ``related=False``),
+    those words ("Elmsford people residents inhabitants"; left out with ``related=False``),
     without two queries of the same words. An arithmetic expression written in the
     question is left out; a question that is only arithmetic needs no search."""
     expression = EXPLICIT.search(question.text)

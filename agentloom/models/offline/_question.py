@@ -63,7 +63,7 @@ class Question:
 
     ``entity_terms`` name the things asked about (entities, coordinated parts); ``topic_terms``
     are the rest ("installed capacity", "chief engineer"), among them ``kind_terms``, the kind
-    nouns written next to a name ("the Kettle Bay desalination plant"): they count towards how
+    nouns written next to a name ("the Cedar Cove pumping station"): they count towards how
     much of the question an answer covers, but an answer need not say them (``asked`` is the
     topic without them). ``related`` maps a topic term to the words a source may use instead
     ("population" -> people, residents; a "how long" question's "length" -> km, metres);

@@ -33,7 +33,7 @@ class Scored:
 
 def _as_asked(candidates: list[Candidate], question: Question) -> list[Candidate]:
     """The candidates with the words a source uses for a question term written as that term
-    ("412,000 people" answers "population"), so that scoring, coverage and eligibility treat them
+    ("215,000 people" answers "population"), so that scoring, coverage and eligibility treat them
     alike. The text is unchanged: only the terms are."""
     alias: dict[str, str] = {}
     for term, others in sorted(question.related.items()):
@@ -85,7 +85,7 @@ class Ranker:
 
     def targets_of(self, candidate: Candidate) -> frozenset[int]:
         """The targets a sentence names; when it names none, those the sentence before it names
-        ("Line 4 will run ... The line is expected to open ..."), else those its passage is
+        ("Route 7 will run ... The route is expected to open ..."), else those its passage is
         about (by file name, title or heading)."""
         if not self.question.targets:
             return frozenset()
@@ -93,9 +93,9 @@ class Ranker:
 
     def about_other(self, candidate: Candidate) -> bool:
         """Whether the sentence's subject is a thing the question does not ask about: a name
-        that is none of the targets ("During the outage at Saltmarsh, Northpoint ran at full
-        capacity" is about Northpoint), or "the <noun>" of a document about something else
-        ("The reservoir covers the gap ... as during the Saltmarsh outage", in the reservoir's
+        that is none of the targets ("While the Alder works was shut, Birchley ran at full
+        capacity" is about Birchley), or "the <noun>" of a document about something else
+        ("The lake fills the shortfall ... as during the Alder shutdown", in the reservoir's
         document)."""
         targets = self.question.targets
         if not targets or self.question.wants_name:  # "who runs X?": the answer is another name
@@ -114,8 +114,8 @@ class Ranker:
         """The share of the question's units (targets and topic terms) that ``items`` cover
         together; a target counts when a sentence names it or its passage is about it, and a
         topic term when a sentence that says something asked has it or its document's file
-        name, title or headings do ("The outage was caused by ..." under "Water outage, June
-        2021" covers "June 2021 water outage").
+        name, title or headings do ("The closure was caused by ..." under "Bridge closure, May
+        2019" covers "May 2019 bridge closure").
         ``targets``, when the items' targets are already known, saves finding them again."""
         q = self.question
         found: set[int] = set(targets or ())
@@ -162,7 +162,7 @@ class Ranker:
     def eligible(self, item: Scored, *, allow_tables: bool = False) -> bool:
         """Whether a sentence may stand in an answer: whole, a statement (not a heading or a
         table cell), saying something of what is asked (itself, or, when it names a target,
-        under a heading or title that says it: "Kestrel College spent 96 million" under
+        under a heading or title that says it: "Fir College spent 40 million" under
         "Budgets"), about a thing the question names."""
         c = item.candidate
         q = self.question
@@ -177,9 +177,9 @@ class Ranker:
         hits = q.asked & c.term_set
         if q.targets and hits and hits <= c.related_only and not q.wants_name:
             # said only in other words: only of the target itself, with its own figure when one
-            # is asked ("600 residents spent the night at the Fenmoor hall" is no population)
+            # is asked ("300 residents slept in the Glenholm hall" is no population)
             words = frozenset().union(*(q.related.get(t, frozenset()) for t in hits))
-            counted = words & {u for _, u in _text.quantities(c.text)}  # "412,000 people": the word counts a figure
+            counted = words & {u for _, u in _text.quantities(c.text)}  # "215,000 people": the word counts a figure
             if not self._own(c) or (q.wants_number and not figure_targets(q, item, counted or None)):
                 return False
         return self._answers_kind(c)
@@ -194,7 +194,7 @@ class Ranker:
     def _answers_kind(self, c: Candidate) -> bool:
         """A "who" answer names someone the question does not; a "when" answer holds a date; a
         "how many/much" answer holds a number; a "how tall/long/old" answer holds that measure
-        ("112 metres"; for an age, a year): "60,000 cubic metres per day" says nothing of how
+        ("112 metres"; for an age, a year): "52,000 litres per hour" says nothing of how
         long something lasted."""
         q = self.question
         spans = _text.number_spans(c.text)

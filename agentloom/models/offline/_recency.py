@@ -51,8 +51,8 @@ def disagrees(question: Question, item: Candidate, other: Candidate) -> bool:
 
 def says_as_much(ranker: Ranker, item: Scored, other: Scored) -> bool:
     """Whether ``item`` speaks of everything asked that ``other`` speaks of: only then is its
-    other value a value for the same thing ("the transport budget of 148" does not disagree
-    with "the flood defence budget of 73")."""
+    other value a value for the same thing ("the parks budget of 12" does not disagree
+    with "the roads budget of 30")."""
     topic = ranker.question.asked
     return topic & other.candidate.term_set <= item.candidate.term_set
 

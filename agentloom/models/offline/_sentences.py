@@ -71,11 +71,11 @@ _INTRO = re.compile(
 
 def _opening_subject(sentence: str) -> tuple[frozenset[str], bool]:
     """The terms of the name the sentence's main clause opens with, after an introductory phrase
-    ("During the outage at Saltmarsh, Northpoint ran ..." -> northpoint; "The older Clock Tower
+    ("While the Alder works was shut, Birchley ran ..." -> northpoint; "The older Bell House
     is ..." -> clock, tower); empty when the main clause opens with no name followed by a verb
-    ("About 240 homes were flooded"). The flag says the name is one capitalised word that opens
+    ("About 90 houses were sold"). The flag says the name is one capitalised word that opens
     the sentence, so it may be capitalised only for that ("Construction began ...") or be a name
-    ("Northpoint can produce ...")."""
+    ("Birchley can pump ...")."""
     rest = _INTRO.sub("", sentence, count=1)
     opening = rest == sentence
     rest, n = re.subn(r"^(?i:the|a|an)\s+(?:[a-z][a-z-]+\s+){0,2}(?=[A-Z])", "", rest)
@@ -100,7 +100,7 @@ def _opening_noun(sentence: str) -> str:
 
 def _subject_terms(sentence: str) -> frozenset[str]:
     """The terms of the name a sentence is about: its first named thing followed by a verb
-    ("Line 4, the Airport Link, will run ..." -> line, 4; "Unlike Northpoint, Kettle Bay is ..."
+    ("Route 7, the Coast Road, will run ..." -> line, 4; "Unlike Birchley, Cedar Cove is ..."
     -> kettle, bay). That is what "it" or "the line" in the next sentence most likely means."""
     for name in _text.entities(sentence):
         if proper_name(name) is None:
@@ -177,7 +177,7 @@ def _pieces(text: str) -> tuple[_Piece, ...]:
 def _document_titles(passages: Iterable[Citation]) -> dict[str, frozenset[str]]:
     """The terms of each document's title, for every passage of that document: the first line
     of a passage that opens the file (line 1), when it is a heading or a short line without a
-    full stop ("# Incident report: Oakhaven water outage, June 2021")."""
+    full stop ("# Incident report: Hazelford bridge closure, May 2019")."""
     out: dict[str, frozenset[str]] = {}
     for citation in passages:
         if not citation.path or citation.line_start != 1:

@@ -1,5 +1,5 @@
-"""The things a question asks about (``Target``): its names, appositives grouped ("Line 3, the
-Estuary Line"), the kind nouns next to them, or its coordinated parts."""
+"""The things a question asks about (``Target``): its names, appositives grouped ("Route 9, the
+Coast Road"), the kind nouns next to them, or its coordinated parts."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ __all__ = [
 @dataclass(slots=True)
 class Target:
     """A thing the question asks about (a named entity or one coordinated sub-topic), with the
-    terms that identify it, the numbers its name contains ("Line 3") and the term sets of the
-    other names the question gives it ("Line 3, the Estuary Line")."""
+    terms that identify it, the numbers its name contains ("Route 9") and the term sets of the
+    other names the question gives it ("Route 9, the Coast Road")."""
 
     label: str
     terms: frozenset[str]
@@ -39,7 +39,7 @@ class Target:
     def mentioned_by(self, terms: set[str] | frozenset[str]) -> bool:
         """Whether a text with these terms names this target by any of its names: every number in
         the name, and all of a one- or two-word name, or its first word and at least half of a
-        longer one ("Desalination Plant" alone does not name the Saltmarsh Desalination Plant)."""
+        longer one ("Pumping Station" alone does not name the Alder Pumping Station)."""
         headed = len(self.terms) < 3 or not self.head or self.head in terms
         if headed and _names(self.terms, self.required, terms):
             return True
@@ -47,8 +47,8 @@ class Target:
 
     def named_as(self, name: frozenset[str]) -> bool:
         """Whether a name written in a source (its terms) is this target: it is one of its names,
-        or, for a name of three words or more, its first word alone ("Saltmarsh" for the
-        Saltmarsh Desalination Plant)."""
+        or, for a name of three words or more, its first word alone ("Alder" for the
+        Alder Pumping Station)."""
         if self.mentioned_by(name):
             return True
         return len(self.terms) >= 3 and bool(self.head) and name == {self.head} | self.required
@@ -56,7 +56,7 @@ class Target:
     def titled_by(self, terms: set[str] | frozenset[str]) -> bool:
         """Whether a file name, title or heading with these terms is about this target: it names
         it, or, for a name of three words or more, it has the name's first word and numbers
-        (titles shorten names: ``saltmarsh_outage_2023.md`` is about the Saltmarsh Desalination
+        (titles shorten names: ``alder_shutdown_2020.md`` is about the Alder Pumping
         Plant)."""
         if self.mentioned_by(terms):
             return True
@@ -74,8 +74,8 @@ _APPOSITIVE_GLUE = r"(?:,\s+(?:the\s+|also\s+(?:known|called)\s+(?:as\s+)?|known
 
 
 def name_groups(text: str, ents: list[str]) -> list[list[str]]:
-    """The question's names, with appositives grouped: in "Line 3, the Estuary Line, ..." or
-    "Line 3 (the Estuary Line)" both names are one thing. Not in a list ("A, the B, and C")."""
+    """The question's names, with appositives grouped: in "Route 9, the Coast Road, ..." or
+    "Route 9 (the Coast Road)" both names are one thing. Not in a list ("A, the B, and C")."""
     groups: list[list[str]] = []
     for name in ents:
         if groups and _appositive(text, groups[-1][-1], name):
@@ -97,7 +97,7 @@ def _appositive(text: str, first: str, second: str) -> bool:
 
 
 def without_appositives(text: str, groups: list[list[str]]) -> str:
-    """``text`` without the second names of appositives (", the Estuary Line,")."""
+    """``text`` without the second names of appositives (", the Coast Road,")."""
     for group in groups:
         for alias in group[1:]:
             text = re.sub(_APPOSITIVE_GLUE + re.escape(alias) + r"\)?", "", text, count=1)
@@ -115,8 +115,8 @@ _AUXILIARY = re.compile(r"\b(?:do|does|did|will|would|can|could|should|shall|may
 
 
 def kind_terms(text: str, ents: list[str]) -> set[str]:
-    """Terms of the kind nouns written right next to a name ("the Kettle Bay desalination
-    plant", "tram Line 3"): they tell what the name is, not what is asked about it. Words after
+    """Terms of the kind nouns written right next to a name ("the Cedar Cove pumping
+    station", "bus Route 9"): they tell what the name is, not what is asked about it. Words after
     a name that an auxiliary verb came before ("how much did X cost?") are its verb instead."""
     out: set[str] = set()
     for name in ents:
@@ -163,7 +163,7 @@ _QUALIFIER = re.compile(r"^\s*(?:in|at|on|per|for|of|during|by|from|to|since|unt
 
 def _is_clause(part: str) -> bool:
     """Whether a part of a question is not a coordinated noun phrase: a clause of its own (a
-    question word, or a pronoun that refers back) or a qualifier (", in cubic metres per day")."""
+    question word, or a pronoun that refers back) or a qualifier (", in litres per hour")."""
     return bool(_CLAUSE_START.match(part) or _BACK_REFERENCE.search(part) or _QUALIFIER.match(part))
 
 
@@ -172,7 +172,7 @@ def _distinct(items: list[tuple[str, set[str], list[str]]]) -> list[Target]:
     out: list[Target] = []
     for label, terms, aliases in items:
         own = terms - shared or terms
-        if all(t[0].isdigit() for t in own):  # "Line 1" / "Line 2": the number alone is not a name
+        if all(t[0].isdigit() for t in own):  # "Route 1" / "Route 2": the number alone is not a name
             own = terms
         if own and all(t.terms != frozenset(own) for t in out):
             out.append(_target(label, own, aliases))

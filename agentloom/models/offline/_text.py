@@ -79,7 +79,7 @@ _LIST_PREFIX = re.compile(r"^\s*(?:#{1,6}\s+|[-*+]\s+|\d{1,3}[.)]\s+|>\s*)")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 # A sentence ends at . ! or ? (plus closing quotes/brackets and any citation markers) before
 # whitespace; the next sentence starts with a capital, a digit, a quote or a bracket.
-# A passage marker before a capital or digit also ends one: "2 | Uplands Line | 8.6 km [p_...] 1 | ...",
+# A passage marker before a capital or digit also ends one: "2 | Upper Line | 5.2 km [p_...] 1 | ...",
 # the way an extractive answer cites a table row or a heading-like line.
 _BOUNDARY = re.compile(
     rf"([.!?][\"')\]]*(?:\s*\[(?:{CITE_ID}|\d{{1,3}})\])*|\[{CITE_ID}\](?:\s*\[{CITE_ID}\])*)"
@@ -164,9 +164,9 @@ def stem(word: str) -> str:
     return w
 
 
-#: What a question word is written as in a source (English, not any one corpus): "population"
-#: is given as "412,000 people", a length as "14.5 km", a cost as money spent. Keys and values
-#: are surface words; ``related_terms`` gives them stemmed.
+#: What a question word is often written as in a source, from ordinary English usage:
+#: "population" is given as "215,000 people", a length as "9.5 km", a cost as money spent.
+#: Keys and values are surface words; ``related_terms`` gives them stemmed.
 RELATED: dict[str, tuple[str, ...]] = {
     "population": ("people", "residents", "inhabitants"),
     "inhabitants": ("people", "residents", "population"),
@@ -296,7 +296,7 @@ ENTITY_PATTERN = _ENTITY.pattern
 
 
 def entities(text: str) -> list[str]:
-    """Capitalised phrases in ``text`` ("Harrow Tidal Station", "Line 3"), in order, without
+    """Capitalised phrases in ``text`` ("Yew Ferry Terminal", "Route 9"), in order, without
     repeats; a lone capitalised question or function word ("What", "The") is not an entity."""
     found: dict[str, None] = {}
     clean = _MARKER.sub(" ", text)
@@ -335,7 +335,7 @@ def number_spans(text: str) -> list[tuple[float, int, int]]:
 
 
 def unit_after(text: str, end: int) -> str:
-    """The unit of the number ending at ``end``: the stemmed word right after it ("45,000 cubic
+    """The unit of the number ending at ``end``: the stemmed word right after it ("38,000 cubic
     metres" -> "cubic", "12%" -> "percent"), or "" when none follows."""
     rest = text[end:]
     if rest.startswith("%"):

@@ -31,7 +31,7 @@ MONTHS = frozenset(
 
 
 def is_date(phrase: str) -> bool:
-    """A phrase made only of month or day names and numbers ("March 2023") is a date, not a name."""
+    """A phrase made only of month or day names and numbers ("May 2019") is a date, not a name."""
     words = phrase.lower().split()
     return all(w in MONTHS or w.isdigit() for w in words)
 
