@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from agentloom.models.offline import OfflineModel
     from agentloom.models.openai_model import OpenAIModel
     from agentloom.models.resolve import resolve_model
+    from agentloom.models.testing import TestModel
 
 __all__ = [
     "PURPOSES",
@@ -31,6 +32,7 @@ __all__ = [
     "OfflineModel",
     "OpenAIModel",
     "Price",
+    "TestModel",
     "ToolCall",
     "Usage",
     "call_model",
@@ -43,6 +45,7 @@ _LAZY = {
     "OfflineModel": "agentloom.models.offline",
     "OpenAIModel": "agentloom.models.openai_model",
     "resolve_model": "agentloom.models.resolve",
+    "TestModel": "agentloom.models.testing",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
