@@ -159,3 +159,25 @@ async def test_summary_without_evidence_says_so() -> None:
     request = ModelRequest(messages=[Message.user("What is the capacity of the opera house?")], purpose="summarize")
     completion = await call_model(OfflineModel(), request)
     assert completion.text == "No supporting evidence was found in the sources for: What is the capacity of the opera house?"
+
+
+def test_a_yes_no_question_is_answered_yes_or_no_first() -> None:
+    from agentloom.models.offline.write import polar_lead
+
+    assert polar_lead("Is the ferry still running?", ["The ferry runs twice a day. [p_1111111111]"]) == "Yes."
+    assert polar_lead("Does the museum open on Mondays?", ["The museum does not open on Mondays. [p_1111111111]"]) == "No."
+    assert polar_lead("Is the hall not open?", ["The hall is not open. [p_1111111111]"]) == "Yes."
+    assert polar_lead("Is it larger or smaller?", ["It is larger. [p_1111111111]"]) is None
+    assert polar_lead("What does it cost?", ["It costs 5. [p_1111111111]"]) is None
+    body = render("Does the depot have a workshop?", [Finding("", "The depot has a workshop. [p_1111111111]")])
+    assert _section(body, "Short answer").startswith("Yes. The depot has a workshop.")
+
+
+def test_a_sentence_that_announces_a_list_carries_its_items() -> None:
+    from agentloom.models.offline import _text
+
+    text = "# Depots\n\nThree depots serve the town:\n\n- North Yard\n- East Yard\n- West Yard (since 2020)\n\nEach has a workshop."
+    joined = _text.join_lists(text)
+    assert "Three depots serve the town: North Yard; East Yard; West Yard (since 2020)." in _text.sentences(joined)
+    assert "East Yard" in _text.sentences(joined)  # the items stay
+    assert _text.join_lists("Only one:\n\n- item\n") == "Only one:\n\n- item"  # a single item is no list

@@ -148,7 +148,7 @@ class _Piece:
 def _pieces(text: str) -> tuple[_Piece, ...]:
     """The analysed sentences of one passage text (cached: passages recur across turns and teams)."""
     headings = {_text.squash(line.strip().lstrip("#").strip()) for line in text.splitlines() if line.lstrip().startswith("#")}
-    raw = _text.sentences(text)
+    raw = _text.sentences(_text.join_lists(text))
     out: list[_Piece] = []
     previous: frozenset[str] = frozenset()
     for i, sentence in enumerate(raw):

@@ -401,6 +401,33 @@ def _continues_item(raw: str, item: str) -> bool:
 _STATEMENT_END = re.compile(r"[.!?:][\"'’”)\]]*$")
 
 
+def join_lists(text: str) -> str:
+    """``text`` with every line that ends in a colon and introduces a list extended by the list's
+    items ("Three depots serve the city: North; East; West."), so the sentence that announces a
+    list answers for all of it. The item lines stay as they were."""
+    lines = text.splitlines()
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        stripped = line.strip()
+        if not stripped.endswith(":") or stripped.startswith("#"):
+            continue
+        items: list[str] = []
+        for follow in lines[i + 1 :]:
+            if not follow.strip():
+                if items:
+                    break
+                continue
+            prefix = _LIST_PREFIX.match(follow.strip())
+            if not prefix or follow.strip().startswith("#"):
+                break
+            items.append(follow.strip()[prefix.end() :].strip().rstrip(".;,"))
+        if len(items) >= 2:
+            lead = _LIST_PREFIX.sub("", stripped, count=1) if _LIST_PREFIX.match(stripped) else stripped
+            out[-1] = line[: len(line) - len(line.lstrip())] + f"{lead} {'; '.join(items)}."
+    return "\n".join(out)
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of ``text``, each a substring of it up to whitespace, markers kept.
 

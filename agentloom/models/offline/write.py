@@ -134,6 +134,22 @@ def _short_answer(question: str, findings: list[Finding], sources: dict[str, str
     return picks + computed[:1]
 
 
+_AUXILIARY = re.compile(r"^(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|may|might|must)\b", re.I)
+_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without)\b|n't\b", re.I)
+
+
+def polar_lead(question: str, claims: list[str]) -> str | None:
+    """"Yes." or "No." for a yes/no question (one opening with an auxiliary verb and offering no
+    choice with "or"): "No." when the claims answering it are negated and the question is not,
+    else "Yes."; ``None`` for any other question. A reader of a yes/no question wants that word
+    first; the cited claims after it say why."""
+    text = _text.squash(question)
+    if not claims or not _AUXILIARY.match(text) or re.search(r"\bor\b", text, re.I):
+        return None
+    negated = any(_NEGATION.search(_text.strip_markers(c)) for c in claims)
+    return "No." if negated != bool(_NEGATION.search(text)) else "Yes."
+
+
 def _operand_claims(
     question: str, computed: str, claims: list[str], sources: dict[str, str] | None = None
 ) -> list[str]:
@@ -170,7 +186,9 @@ def render(question: str, findings: list[Finding], *, sources: dict[str, str] | 
     if not any(claims for _, claims in grouped):
         lines += [NO_EVIDENCE_REPORT, ""]
         return "\n".join(lines)
-    lines += [" ".join(_short_answer(question, findings, sources)), "", "## Findings", ""]
+    picks = _short_answer(question, findings, sources)
+    lead = polar_lead(question, picks)
+    lines += [" ".join(([lead] if lead else []) + picks), "", "## Findings", ""]
     if len(grouped) == 1:
         return "\n".join([*lines, " ".join(grouped[0][1]), ""])
     later = {_key(c) for _, claims in grouped[1:] for c in claims}
