@@ -181,3 +181,22 @@ def test_a_sentence_that_announces_a_list_carries_its_items() -> None:
     assert "Three depots serve the town: North Yard; East Yard; West Yard (since 2020)." in _text.sentences(joined)
     assert "East Yard" in _text.sentences(joined)  # the items stay
     assert _text.join_lists("Only one:\n\n- item\n") == "Only one:\n\n- item"  # a single item is no list
+
+
+def test_the_short_answer_names_its_subject() -> None:
+    from agentloom.models.offline.write import named_subject
+
+    claims = ["It covers 40 hectares. [p_1111111111]"]
+    assert named_subject("How large is Alder Park?", claims) == ["Alder Park covers 40 hectares. [p_1111111111]"]
+    assert named_subject("How large is Alder Park?", ["Its area is 40 hectares."]) == ["Alder Park's area is 40 hectares."]
+    assert named_subject("How large are the parks?", claims) == claims  # no single named thing
+
+
+def test_a_present_tense_question_prefers_what_still_holds() -> None:
+    from agentloom.models.offline._evidence import Question, Ranker, claim_candidate
+
+    ended = claim_candidate("Ann Reed was the warden of Alder Park from 2001 to 2015.", "p_1111111111", 0, None)
+    now = claim_candidate("Ben Ortiz is the warden of Alder Park.", "p_2222222222", 1, None)
+    ranked = Ranker(Question.parse("Who is the warden of Alder Park?"), [ended, now]).ranked()
+    assert ranked[0].candidate.text.startswith("Ben Ortiz")
+    assert Question.parse("Who is the warden?").present and not Question.parse("Who was the warden in 2010?").present

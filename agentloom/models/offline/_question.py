@@ -26,6 +26,9 @@ __all__ = [
 ]
 
 
+#: A question about the present: "who is", "what does", "how many ... are" (no year or "was").
+_PRESENT = re.compile(r"^\s*(?:\w+\s+){0,3}?(?:is|are|does|do|has|have)\b", re.I)
+_PAST_MARK = re.compile(r"\b(?:was|were|did|had|in (?:19|20)\d\d|(?:19|20)\d\d)\b", re.I)
 _LABEL = re.compile(r"^\s*(?:research\s+)?(?:sub-?question|question|task|query|goal)\s*[:\-]\s*", re.I)
 _SPLIT_PARTS = re.compile(r",|;|\bor\b|\band\b|\bversus\b|\bvs\b\.?|\bcompared?\s+(?:with|to)\b|\bthan\b", re.I)
 
@@ -83,6 +86,7 @@ class Question:
     related: dict[str, frozenset[str]] = field(default_factory=dict)
     kind_terms: frozenset[str] = frozenset()
     measure: str = ""
+    present: bool = False
 
     def gives_measure(self, value: float, unit: str) -> bool:
         """Whether a figure can be the measure the question asks for ("how tall": metres or feet;
@@ -169,6 +173,7 @@ class Question:
             related,
             frozenset(kinds & key),
             measure or "",
+            bool(_PRESENT.match(text)) and not _PAST_MARK.search(text),
         )
 
     def units(self) -> int:

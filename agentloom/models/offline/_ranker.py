@@ -53,6 +53,10 @@ def _as_asked(candidates: list[Candidate], question: Question) -> list[Candidate
     return out
 
 
+#: A sentence that says something ended: "from 2008 to 2015", "until 2015", "former", "formerly".
+_ENDED = re.compile(r"\bfrom (?:\w+ )?(?:19|20)\d\d to (?:\w+ )?(?:19|20)\d\d\b|\buntil (?:\w+ )?(?:19|20)\d\d\b|\bformer(?:ly)?\b|\bno longer\b", re.I)
+
+
 class Ranker:
     """Scores sentences against a question: BM25 of what is asked (topic terms, with half credit
     for those only the passage's file name or headings carry; a source's own word for a term
@@ -149,6 +153,8 @@ class Ranker:
             factor *= 1.3
         if not candidate.complete:
             factor *= 0.5
+        if q.present and _ENDED.search(candidate.text):
+            factor *= 0.6  # a present-tense question wants what holds now, not a role or state that ended
         coverage = self.coverage([candidate], targets)
         return Scored(candidate, topic * factor + 0.3 * entity, coverage, targets)
 

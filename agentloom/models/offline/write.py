@@ -134,6 +134,27 @@ def _short_answer(question: str, findings: list[Finding], sources: dict[str, str
     return picks + computed[:1]
 
 
+_PRONOUN_OPENING = re.compile(r"^(It|Its|It's)\b")
+
+
+def named_subject(question: str, claims: list[str]) -> list[str]:
+    """The claims with an opening "It"/"Its" replaced by the one thing the question names, so
+    the short answer says what it is about ("It covers 40 hectares" -> "Alder Park covers ...").
+    Left alone when the question names no single thing or the claim already names it."""
+    names = Question.parse(question).targets
+    if len(names) != 1 or not claims:
+        return claims
+    label = names[0].label
+    out = []
+    for claim in claims:
+        match = _PRONOUN_OPENING.match(claim)
+        if match and label.lower() not in claim.lower():
+            word = match.group(1)
+            claim = (f"{label}'s" if word == "Its" else label + (" is" if word == "It's" else "")) + claim[match.end() :]
+        out.append(claim)
+    return out
+
+
 _AUXILIARY = re.compile(r"^(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|may|might|must)\b", re.I)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without)\b|n't\b", re.I)
 
@@ -186,7 +207,7 @@ def render(question: str, findings: list[Finding], *, sources: dict[str, str] | 
     if not any(claims for _, claims in grouped):
         lines += [NO_EVIDENCE_REPORT, ""]
         return "\n".join(lines)
-    picks = _short_answer(question, findings, sources)
+    picks = named_subject(question, _short_answer(question, findings, sources))
     lead = polar_lead(question, picks)
     lines += [" ".join(([lead] if lead else []) + picks), "", "## Findings", ""]
     if len(grouped) == 1:
