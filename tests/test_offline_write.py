@@ -200,3 +200,19 @@ def test_a_present_tense_question_prefers_what_still_holds() -> None:
     ranked = Ranker(Question.parse("Who is the warden of Alder Park?"), [ended, now]).ranked()
     assert ranked[0].candidate.text.startswith("Ben Ortiz")
     assert Question.parse("Who is the warden?").present and not Question.parse("Who was the warden in 2010?").present
+
+
+def test_a_comparison_states_the_winner_only_for_one_kind_of_quantity() -> None:
+    from agentloom.models.offline.write import comparison_lead
+
+    claims = ["The dam is 420 metres long. [p_1111111111]", "The Weir Bridge is 180 metres long. [p_2222222222]"]
+    sources = {"p_1111111111": "north_dam.md", "p_2222222222": "weir_bridge.md"}
+    assert comparison_lead("Which is longer, the North Dam or the Weir Bridge?", claims, sources) == (
+        "North Dam is longer (420 metres against 180 metres)."
+    )
+    assert comparison_lead("Which is shorter, the North Dam or the Weir Bridge?", claims, sources) == (
+        "Weir Bridge is shorter (180 metres against 420 metres)."
+    )
+    mixed = ["The dam is 420 metres long. [p_1111111111]", "The Weir Bridge carries 180 cars an hour. [p_2222222222]"]
+    assert comparison_lead("Which is longer, the North Dam or the Weir Bridge?", mixed, sources) is None
+    assert comparison_lead("What is the North Dam?", claims, sources) is None

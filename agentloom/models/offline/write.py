@@ -26,6 +26,7 @@ from agentloom.models.offline._evidence import (
     question_in,
     select,
 )
+from agentloom.models.offline._words import is_year
 from agentloom.models.types import Completion, ModelRequest
 from agentloom.text.sections import blocks, question_in_messages
 from agentloom.text.titles import title_for
@@ -155,6 +156,56 @@ def named_subject(question: str, claims: list[str]) -> list[str]:
     return out
 
 
+_MORE = frozenset(
+    "more larger bigger greater higher taller longer heavier wider deeper faster busier most largest biggest greatest "
+    "highest tallest longest heaviest widest deepest fastest busiest".split()
+)
+_LESS = frozenset(
+    "less fewer smaller lower shorter lighter narrower shallower slower cheaper least fewest smallest lowest shortest "
+    "lightest narrowest shallowest slowest cheapest".split()
+)
+
+
+def _figure_for(claim: str) -> tuple[float, str, str] | None:
+    """The first figure of a claim that is not a year: its value, unit and the text written."""
+    clean = _text.strip_markers(claim)
+    for value, start, end in _text.number_spans(clean):
+        if is_year(value):
+            continue
+        unit = _text.unit_after(clean, end)
+        rest = re.match(r"\s*(?:[A-Za-z³²%]+(?:\s+(?:metres|meters|feet|kilometres|per|of))?)?", clean[end:])
+        return value, unit, clean[start : end + (rest.end() if rest else 0)].strip()
+    return None
+
+
+def comparison_lead(question: str, claims: list[str], sources: dict[str, str]) -> str | None:
+    """For a question comparing named things on one measure ("which is longer, A or B"), the
+    winner first: "A is longer (420 metres against 180 metres)." Only when every named thing
+    has exactly one claim giving it a figure and all the figures share one unit; never a
+    comparison across kinds of quantity."""
+    words = re.findall(r"[a-z]+", question.lower())
+    word = next((w for w in words if w in _MORE or w in _LESS), None)
+    targets = Question.parse(question).targets
+    if word is None or len(targets) < 2:
+        return None
+    figures: dict[int, tuple[float, str, str]] = {}
+    for claim in claims:
+        ids = CITE_MARKER.findall(claim)
+        about = _text.content_terms(_text.strip_markers(claim) + " " + sources.get(ids[0] if ids else "", "").replace("_", " "))
+        owners = [i for i, t in enumerate(targets) if t.head in about]
+        figure = _figure_for(claim)
+        if len(owners) == 1 and figure is not None and owners[0] not in figures:
+            figures[owners[0]] = figure
+    if len(figures) != len(targets) or len({f[1] for f in figures.values()}) != 1:
+        return None
+    order = sorted(figures, key=lambda i: figures[i][0], reverse=word in _MORE)
+    if figures[order[0]][0] == figures[order[1]][0]:
+        return None
+    shown = " against ".join(figures[i][2] for i in order)
+    verb = "has" if word in ("more", "less", "fewer", "most", "least", "fewest") else "is"
+    return f"{targets[order[0]].label} {verb} {word} ({shown})."
+
+
 _AUXILIARY = re.compile(r"^(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|may|might|must)\b", re.I)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without)\b|n't\b", re.I)
 
@@ -208,7 +259,7 @@ def render(question: str, findings: list[Finding], *, sources: dict[str, str] | 
         lines += [NO_EVIDENCE_REPORT, ""]
         return "\n".join(lines)
     picks = named_subject(question, _short_answer(question, findings, sources))
-    lead = polar_lead(question, picks)
+    lead = polar_lead(question, picks) or comparison_lead(question, picks, sources or {})
     lines += [" ".join(([lead] if lead else []) + picks), "", "## Findings", ""]
     if len(grouped) == 1:
         return "\n".join([*lines, " ".join(grouped[0][1]), ""])
