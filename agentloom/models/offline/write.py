@@ -186,8 +186,8 @@ def comparison_lead(question: str, claims: list[str], sources: dict[str, str]) -
     words = re.findall(r"[a-z]+", question.lower())
     word = next((w for w in words if w in _MORE or w in _LESS), None)
     targets = Question.parse(question).targets
-    if word is None or len(targets) < 2:
-        return None
+    if word is None or len(targets) < 2 or any(_COMPUTED.match(_text.strip_markers(c)) for c in claims):
+        return None  # a computed answer ("how much larger") already says it
     figures: dict[int, tuple[float, str, str]] = {}
     for claim in claims:
         ids = CITE_MARKER.findall(claim)
