@@ -249,3 +249,16 @@ def test_cli_prints_a_table_and_json(capsys: pytest.CaptureFixture[str]) -> None
     data = json.loads(out)
     assert data["totals"]["strict"] >= 0.75 and data["corpus"] == [str(CORPUS)]
     assert len(data["questions"]) == 14 and data["questions"][0]["short_answer"]
+
+
+async def test_evaluate_runs_any_model_not_just_the_offline_one(tmp_path: Path) -> None:
+    from agentloom.models import TestModel
+
+    questions = tmp_path / "q.json"
+    questions.write_text(json.dumps([{"question": "What powers the trams?", "expected": ["tidal"], "kind": "lookup"},
+                                     {"question": "Who painted the ceiling?", "unanswerable": True, "kind": "not_in_corpus"}]), encoding="utf-8")
+    model = TestModel()
+    report = await evaluate(questions, CORPUS, model)
+    assert report.model == "test" and report.errors == 0 and len(report.rows) == 2
+    assert model.seen and {r.purpose for r in model.seen} >= {"act", "write"}
+    assert report.by_kind().keys() == {"lookup", "not_in_corpus"} and 0.0 <= report.strict <= 1.0
