@@ -9,6 +9,7 @@ from agentloom._cli._display import RunDisplay
 from agentloom.budget import Budget, Cost
 from agentloom.events import Event, PlanMade, build, event_type
 
+
 def typed(fields: dict[str, Any]) -> Event:
     """The typed event a producer would emit for these recorded fields."""
     fields = dict(fields)
