@@ -7,7 +7,7 @@ budget ledger and context, and a run nested inside another records into its pare
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +16,7 @@ from agentloom import tracing
 from agentloom.budget import Budget
 from agentloom.errors import BudgetExceeded, RunInterrupted
 from agentloom.runstore import RunStore
+from agentloom.tracing import Listener
 
 __all__ = ["RunScope", "run_scope"]
 
@@ -48,7 +49,7 @@ async def run_scope(
     store: RunStore | None = None,
     team: str | None = None,
     memory: Any = None,
-    listeners: list[Callable[[dict[str, Any]], None]] | None = None,
+    listeners: list[Listener] | None = None,
     resume: bool = False,
 ) -> AsyncIterator[RunScope]:
     """A top-level run (new record in the store) or, inside a run, a child span with a child
@@ -74,21 +75,29 @@ async def run_scope(
     ctx = tracing.RunContext(run_id=run_id, store=store, budget=budget, team=team, memory=memory, listeners=list(listeners or []))
     detach_ledger = budget.on_charge(tracing.ledger_sink(ctx))
     scope = RunScope(ctx, budget, nested=False)
+    started = tracing.emit("run_started", name, data={"kind": kind, "input": input, "resume": resume}, ctx=ctx)
+    status, error = scope.status, None
     try:
         with tracing.use(ctx):
             yield scope
     except BudgetExceeded as exc:
-        store.finish_run(run_id, "budget_exhausted", output=scope.output, usage=_usage(budget, scope), error=exc.one_line(), meta=scope.meta)
+        status, error = "budget_exhausted", exc.one_line()
+        store.finish_run(run_id, status, output=scope.output, usage=_usage(budget, scope), error=error, meta=scope.meta)
         raise
     except (asyncio.CancelledError, KeyboardInterrupt, RunInterrupted):
-        store.finish_run(run_id, "interrupted", output=scope.output, usage=_usage(budget, scope), error="interrupted", meta=scope.meta)
+        status, error = "interrupted", "interrupted"
+        store.finish_run(run_id, status, output=scope.output, usage=_usage(budget, scope), error=error, meta=scope.meta)
         raise
     except BaseException as exc:
-        store.finish_run(run_id, "failed", output=scope.output, usage=_usage(budget, scope), error=f"{type(exc).__name__}: {exc}", meta=scope.meta)
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        store.finish_run(run_id, status, output=scope.output, usage=_usage(budget, scope), error=error, meta=scope.meta)
         raise
     else:
-        store.finish_run(run_id, scope.status, output=scope.output, usage=_usage(budget, scope), meta=scope.meta)
+        status = scope.status
+        store.finish_run(run_id, status, output=scope.output, usage=_usage(budget, scope), meta=scope.meta)
     finally:
+        tracing.emit("run_finished", name, start=started.start if started else None, status=status, error=error,
+                     data={"kind": kind, "usage": _usage(budget, scope)}, span_id=started.span_id if started else None, ctx=ctx)
         detach_ledger()  # a budget shared by later runs must not log into this one
         if own_store:  # closing waits for the queued writes: off the event loop
             await asyncio.to_thread(store.close)

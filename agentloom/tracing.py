@@ -15,13 +15,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from agentloom import events as ev
+
 if TYPE_CHECKING:
     from agentloom.budget import Budget, LedgerRow
     from agentloom.runstore import RunStore
 
-__all__ = ["RunContext", "current", "use", "emit", "span", "new_span_id", "ledger_sink"]
+__all__ = ["RunContext", "current", "use", "emit", "emit_event", "span", "new_span_id", "ledger_sink", "Listener"]
 
-Listener = Callable[[dict[str, Any]], None]
+Listener = Callable[[ev.Event], None]
 
 
 def new_span_id() -> str:
@@ -73,32 +75,41 @@ def emit(
     error: str | None = None,
     span_id: str | None = None,
     ctx: RunContext | None = None,
-) -> dict[str, Any] | None:
-    """Record one event in the current run (store and live listeners); no-op outside a run."""
+    event_cls: type[ev.Event] | None = None,
+) -> ev.Event | None:
+    """Record one typed event in the current run (store and live listeners); no-op outside a
+    run. Its class comes from ``kind`` (see ``events.event_type``) unless ``event_cls`` says."""
     ctx = ctx or _current.get()
     if ctx is None:
         return None
     now = time.time()
-    start = now if start is None else start
-    event = {
-        "run_id": ctx.run_id,
-        "span_id": span_id or new_span_id(),
-        "parent_id": ctx.span_id,
-        "kind": kind,
-        "name": name,
-        "team": ctx.team,
-        "start": start,
-        "end": end if end is not None else now,
-        "duration": (end if end is not None else now) - start,
-        "status": status,
-        "data": data or {},
-        "error": error,
-    }
-    if ctx.store is not None:
-        ctx.store.add_event(event)
+    event = ev.build(
+        event_cls or ev.event_type(kind),
+        kind=kind,
+        name=name,
+        run_id=ctx.run_id,
+        span_id=span_id or new_span_id(),
+        parent_id=ctx.span_id,
+        team=ctx.team,
+        start=now if start is None else start,
+        end=end if end is not None else now,
+        status=status,
+        data=data or {},
+        error=error,
+    )
+    emit_event(event, ctx)
+    return event
+
+
+def emit_event(event: ev.Event, ctx: RunContext | None = None) -> None:
+    """Hand a built event to the run's consumers: the store (kinds it keeps) and listeners."""
+    ctx = ctx or _current.get()
+    if ctx is None:
+        return
+    if ctx.store is not None and event.stored:
+        ctx.store.add_event(event.to_row())
     for listener in ctx.listeners:
         listener(event)
-    return event
 
 
 @contextmanager
@@ -111,8 +122,11 @@ def span(kind: str, name: str, *, team: str | None = None, **data: Any) -> Itera
     span_id = new_span_id()
     ctx = parent.derive(span_id=span_id, team=team if team is not None else parent.team)
     start = time.time()
-    for listener in parent.listeners:
-        listener({"kind": f"{kind}_start", "name": name, "team": ctx.team, "span_id": span_id, "data": data})
+    # a graph node run for one team of a fan-out (LangGraph Send) is a branch, like an explicit one
+    branch = kind == "branch" or (kind == "node" and ctx.team is not None and ctx.team != parent.team)
+    if parent.listeners:
+        emit(f"{kind}_start", name, start=start, end=start, data=data, span_id=span_id, ctx=parent.derive(team=ctx.team),
+             event_cls=ev.BranchStarted if branch else None)
     status, error = "ok", None
     token = _current.set(ctx)
     try:
@@ -126,7 +140,8 @@ def span(kind: str, name: str, *, team: str | None = None, **data: Any) -> Itera
         raise
     finally:
         _current.reset(token)
-        emit(kind, name, start=start, status=status, data=data, error=error, span_id=span_id, ctx=parent.derive(team=ctx.team))
+        emit(kind, name, start=start, status=status, data=data, error=error, span_id=span_id, ctx=parent.derive(team=ctx.team),
+             event_cls=ev.BranchFinished if branch else None)
         if parent.store is not None:
             parent.store.flush()
 

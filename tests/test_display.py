@@ -7,8 +7,18 @@ from typing import Any
 
 from agentloom._cli._display import RunDisplay
 from agentloom.budget import Budget, Cost
+from agentloom.events import Event, PlanMade, build, event_type
 
-EVENTS: list[dict[str, Any]] = [
+
+def typed(fields: dict[str, Any]) -> Event:
+    """The typed event a producer would emit for these recorded fields."""
+    fields = dict(fields)
+    duration = fields.pop("duration", 0.0)
+    cls = PlanMade if fields["kind"] == "decision" else event_type(fields["kind"])
+    return build(cls, start=0.0, end=duration, **fields)
+
+
+RAW: list[dict[str, Any]] = [
     {"kind": "node_start", "name": "plan", "team": None, "span_id": "s1", "data": {}},
     {"kind": "decision", "name": "budget", "team": None, "parent_id": "s1",
      "data": {"width": 3, "depth": 1, "reason": "three sub-questions", "sub_tasks": ["a?", "b?", "c?"]}},
@@ -19,6 +29,7 @@ EVENTS: list[dict[str, Any]] = [
     {"kind": "tool_call", "name": "corpus_search", "team": "team-0", "parent_id": "s2", "status": "cached", "duration": 0.0, "data": {}},
     {"kind": "node", "name": "research", "team": "team-0", "span_id": "s2", "status": "ok", "data": {}},
 ]
+EVENTS = [typed(fields) for fields in RAW]
 
 
 def test_plain_mode_logs_plan_branches_tools_and_memory_hits() -> None:

@@ -95,7 +95,7 @@ def test_learned_falls_back_to_the_heuristic_and_says_so(tmp_path: Path, caplog:
     assert isinstance(bank.policy, LearnedAdmission)
     assert bank.policy.fallback is True
     assert "no trained admission model" in caplog.text and "HeuristicAdmission" in caplog.text
-    with tracing.use(tracing.RunContext(run_id="r", team="t", listeners=[events.append])):
+    with tracing.use(tracing.RunContext(run_id="r", team="t", listeners=[lambda e: events.append(e.to_row())])):
         d1 = bank.offer(cand("Tidal power stations run on predictable tides", task="tidal power", kind="finding"))
         bank.offer(cand("Another unrelated sentence about cooking pasta", kind="finding"))
     assert d1.fallback and d1.policy == "learned" and d1.reason.startswith("fallback to heuristic")

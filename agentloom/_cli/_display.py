@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from agentloom.budget import Budget
+from agentloom.events import Event, MemoryHit, ModelCall, PlanMade, SpanStarted, ToolResult
 from agentloom.secrets import redact_text
 
 __all__ = ["RunDisplay"]
@@ -71,53 +72,52 @@ class RunDisplay:
         self.stream.flush()
 
     # ----------------------------------------------------------------- events
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: Event) -> None:
         if self.mode == "quiet":
             return
-        kind = str(event.get("kind", ""))
-        name = str(event.get("name", ""))
-        team = event.get("team") or self._span_keys.get(str(event.get("parent_id")), "main")
-        data = event.get("data") or {}
+        kind, name = event.kind, event.name
+        team = event.team or self._span_keys.get(str(event.parent_id), "main")
+        data = event.data
         line: str | None = None
-        if kind == "decision":
+        if isinstance(event, PlanMade):
             detail = data.get("reason") or ""
             plan = f"{name}: width={data.get('width', '?')} depth={data.get('depth', '?')} {detail}".strip()
             self.plan_lines.append(plan)
             for sub in data.get("sub_tasks") or []:
                 self.plan_lines.append(f"  - {sub}")
             line = f"plan {plan}"
-        elif kind.endswith("_start") and kind[:-6] in ("branch", "team", "agent", "node", "map"):
-            key = team if event.get("team") else name
-            if event.get("span_id"):
-                self._span_keys[str(event["span_id"])] = key
+        elif isinstance(event, SpanStarted) and kind[:-6] in ("branch", "team", "agent", "node", "map"):
+            key = team if event.team else name
+            if event.span_id:
+                self._span_keys[event.span_id] = key
             if key not in self.branches or self.branches[key].status != "running":
                 self.branches[key] = _Branch(key)
                 line = f"{key}: started"
         elif kind in ("branch", "team", "agent", "node"):
-            key = team if event.get("team") else name
+            key = team if event.team else name
             branch = self.branches.get(key)
             if branch is not None and branch.status == "running":
-                branch.status = str(event.get("status", "ok"))
+                branch.status = event.status
                 branch.ended = time.monotonic()
                 branch.current = ""
                 line = f"{key}: {branch.status} in {branch.ended - branch.started:.2f}s"
-        elif kind == "tool_call":
+        elif isinstance(event, ToolResult):
             branch = self.branches.setdefault(team, _Branch(team))
             branch.tool_calls += 1
-            status = event.get("status", "ok")
+            status = event.status
             branch.current = f"{name} ({status})"
             if status in ("cached", "coalesced"):
                 self.memory_hits += 1
                 line = f"{team}: memory hit for {name}"
             else:
-                line = f"{team}: tool {name} {status} {float(event.get('duration') or 0):.2f}s"
-        elif kind == "memory_hit":
+                line = f"{team}: tool {name} {status} {event.duration:.2f}s"
+        elif isinstance(event, MemoryHit):
             line = f"{team}: memory hit {name}"
-        elif kind == "model_call":
+        elif isinstance(event, ModelCall):
             branch = self.branches.setdefault(team, _Branch(team))
             branch.model_calls += 1
-            if event.get("status") == "error":
-                line = f"{team}: model {name} error: {event.get('error')}"
+            if event.status == "error":
+                line = f"{team}: model {name} error: {event.error}"
         elif kind == "cancelled":
             line = f"{team}: cancelled ({data.get('reason', 'early stop')})"
         elif kind in ("verify", "crossover", "write", "phase"):

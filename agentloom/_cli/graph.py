@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from agentloom._cli._common import model_connection
+from agentloom.events import Event
 
 __all__ = ["run", "validate", "draw", "schema"]
 
@@ -73,13 +74,13 @@ def _preload_langgraph() -> None:
 
 
 def _progress(quiet: bool) -> Any:
-    def listener(event: dict[str, Any]) -> None:
-        if quiet or event.get("kind") != "graph_node":
+    def listener(event: Event) -> None:
+        if quiet or event.kind != "graph_node":
             return
-        data = event.get("data") or {}
+        data = event.data
         team = f" ({data['team']})" if data.get("team") else ""
         note = " — budget exhausted" if data.get("budget_limited") else ""
-        click.echo(f"loom: {event.get('name')}{team} done in {event.get('duration', 0.0):.1f}s{note}", err=True)
+        click.echo(f"loom: {event.name}{team} done in {event.duration:.1f}s{note}", err=True)
 
     return listener
 

@@ -23,6 +23,7 @@ from agentloom.agents import tool_protocol as protocol
 from agentloom.budget import Budget
 from agentloom.citations import Citation, citations_for, collect_passages
 from agentloom.errors import BudgetExceeded, ConfigError, ModelOutputError
+from agentloom.events import EventStream, stream_run
 from agentloom.models.base import call_model
 from agentloom.models.resolve import TOOL_MODES, resolve_model
 from agentloom.models.types import Completion, Message, Model, ModelRequest, ToolCall
@@ -31,6 +32,7 @@ from agentloom.result import Result, UsageSummary
 from agentloom.runstore import RunStore
 from agentloom.tools.base import Tool, tool
 from agentloom.tools.executor import ToolExecutor
+from agentloom.tracing import Listener
 
 if TYPE_CHECKING:
     from agentloom.memory.bank import MemoryBank
@@ -153,12 +155,15 @@ class Agent:
         budget: Budget | None = None,
         run_id: str | None = None,
         store: RunStore | None = None,
+        listeners: list[Listener] | None = None,
     ) -> Result:
-        """Run the tool loop on ``task``; inside another run it records as a nested span."""
+        """Run the tool loop on ``task``; inside another run it records as a nested span.
+        ``listeners`` receive every typed event of a top-level run."""
         if not isinstance(task, str) or not task.strip():
             raise ConfigError("the task is empty; give the agent a question or instruction")
         async with run_scope(
-            "agent", self.name, {"task": task}, budget=budget, run_id=run_id, store=store, team=self.team, memory=self.memory
+            "agent", self.name, {"task": task}, budget=budget, run_id=run_id, store=store, team=self.team, memory=self.memory,
+            listeners=listeners,
         ) as scope:
             result = await self._loop(task, scope.budget)
             result.run_id = scope.run_id
@@ -167,6 +172,12 @@ class Agent:
             scope.meta = {"stop_reason": result.stop_reason, **result.meta}
             scope.usage = result.usage.to_dict()
         return result
+
+    def stream(self, task: str, *, maxsize: int = 10_000, **kwargs: Any) -> EventStream[Result]:
+        """Run like ``run`` and yield its typed events (``async for event in agent.stream(...)``);
+        the result is on the stream's ``result`` after the loop."""
+        extra = list(kwargs.pop("listeners", None) or [])
+        return stream_run(lambda listener: self.run(task, listeners=[*extra, listener], **kwargs), maxsize=maxsize)
 
     def run_sync(self, task: str, **kwargs: Any) -> Result:
         """``run`` for synchronous code (not from inside a running event loop)."""

@@ -112,6 +112,8 @@ class _Mapper:
         budget = ctx.budget.child(label) if ctx.budget is not None else None
         branch_ctx = ctx.derive(span_id=span_id, budget=budget, listeners=listeners)
         start, status, error = time.time(), "ok", None
+        if ctx.listeners:  # live consumers see every branch start and end; the store only busy ones
+            tracing.emit("branch_start", label, start=start, end=start, data={"index": index}, span_id=span_id, ctx=ctx)
         try:
             with tracing.use(branch_ctx):
                 return await self.work(item)
@@ -121,8 +123,9 @@ class _Mapper:
             raise
         finally:
             self.durations.append(time.time() - start)
-            if recorded or status != "ok":
-                tracing.emit("branch", label, start=start, status=status, data={"index": index}, error=error, span_id=span_id, ctx=ctx)
+            if recorded or status != "ok" or ctx.listeners:
+                tracing.emit("branch", label, start=start, status=status, data={"index": index}, error=error, span_id=span_id,
+                             ctx=ctx if recorded or status != "ok" else ctx.derive(store=None))
 
 
 async def _gather(tasks: Sequence[asyncio.Future[Any]], items: list[Any], on_error: str, name: str) -> list[Any]:

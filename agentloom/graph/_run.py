@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +17,13 @@ from agentloom._runtime import run_scope
 from agentloom.budget import Budget
 from agentloom.citations import Citation
 from agentloom.errors import AgentloomError, ConfigError, RunNotFoundError
+from agentloom.events import Event, ToolResult
 from agentloom.graph._interp import lookup
 from agentloom.graph._resources import LazyResources, build_resources, resolve_inputs
 from agentloom.graph._state import jsonable
 from agentloom.result import Result, UsageSummary
 from agentloom.runstore import new_run_id
+from agentloom.tracing import Listener
 
 if TYPE_CHECKING:
     from agentloom.graph.builder import Graph
@@ -63,11 +65,11 @@ class _Run:
     nested: bool
     resume: bool
     store: RunStore | None
-    listeners: list[Callable[[dict[str, Any]], None]]
+    listeners: list[Listener]
     hits: int = 0
 
-    def count_hits(self, event: dict[str, Any]) -> None:
-        if event.get("kind") == "tool_call" and event.get("status") in ("cached", "coalesced"):
+    def count_hits(self, event: Event) -> None:
+        if isinstance(event, ToolResult) and event.status in ("cached", "coalesced"):
             self.hits += 1
 
 
@@ -80,7 +82,7 @@ async def run_graph(
     model: str | Model | None = None,
     resume: bool = False,
     store: RunStore | None = None,
-    listeners: list[Callable[[dict[str, Any]], None]] | None = None,
+    listeners: list[Listener] | None = None,
     memory: MemoryBank | None = None,
 ) -> Result:
     """See :meth:`agentloom.Graph.run`."""

@@ -33,10 +33,12 @@ if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
 
     from agentloom.budget import Budget
+    from agentloom.events import EventStream
     from agentloom.memory.bank import MemoryBank
     from agentloom.models.types import Model
     from agentloom.result import Result
     from agentloom.runstore import RunStore
+    from agentloom.tracing import Listener
 
 __all__ = ["Graph"]
 
@@ -252,7 +254,7 @@ class Graph:
         model: str | Model | None = None,
         resume: bool = False,
         store: RunStore | None = None,
-        listeners: list[Callable[[dict[str, Any]], None]] | None = None,
+        listeners: list[Listener] | None = None,
         memory: MemoryBank | None = None,
     ) -> Result:
         """Run the graph durably (checkpoints in ``<home>/checkpoints.db``; the run id is the
@@ -263,6 +265,14 @@ class Graph:
         return await run_graph(
             self, inputs, budget=budget, run_id=run_id, model=model, resume=resume, store=store, listeners=listeners, memory=memory
         )
+
+    def stream(self, inputs: Mapping[str, Any] | None = None, *, maxsize: int = 10_000, **kwargs: Any) -> EventStream[Result]:
+        """Run like ``run`` and yield its typed events (``async for event in graph.stream(inputs)``);
+        the result is on the stream's ``result`` after the loop."""
+        from agentloom.events import stream_run
+
+        extra = list(kwargs.pop("listeners", None) or [])
+        return stream_run(lambda listener: self.run(inputs, listeners=[*extra, listener], **kwargs), maxsize=maxsize)
 
     def run_sync(self, inputs: Mapping[str, Any] | None = None, **kwargs: Any) -> Result:
         """``run`` for synchronous code."""

@@ -419,6 +419,8 @@ class ModelBase:
                 if isinstance(item, Completion):
                     usage = item.usage
                 else:
+                    if ctx is not None and ctx.listeners:
+                        tracing.emit("token", self.name, data={"text": item, "purpose": request.purpose})
                     yield item
         except asyncio.CancelledError:
             if reservation is not None:

@@ -16,6 +16,7 @@ from agentloom import tracing
 from agentloom.answers import agreement
 from agentloom.budget import Budget
 from agentloom.citations import CITE_MARKER
+from agentloom.events import PlanMade
 
 __all__ = [
     "Feedback",
@@ -192,4 +193,4 @@ class Planner(Protocol):
 def record_decision(planner: str, plan: Plan, **extra: Any) -> None:
     """Record a planner's decision (with its reason) in the current run, for ``loom runs show``."""
     data = {**plan.to_dict(), **extra}
-    tracing.emit("decision", planner, data=data)
+    tracing.emit("decision", planner, data=data, event_cls=PlanMade)

@@ -4,16 +4,18 @@ the caller's corpus, model, width/depth, budget and memory scope."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError, CorpusError
+from agentloom.events import EventStream, stream_run
 from agentloom.models.types import Model
 from agentloom.result import Result
 from agentloom.runstore import RunStore
+from agentloom.tracing import Listener
 
 __all__ = ["research", "research_sync", "ResearchOptions", "check_width", "corpus_paths"]
 
@@ -72,7 +74,7 @@ async def research(
     run_id: str | None = None,
     resume: bool = False,
     store: RunStore | None = None,
-    listeners: list[Callable[[dict[str, Any]], None]] | None = None,
+    listeners: list[Listener] | None = None,
     quiet: bool = True,
 ) -> Result:
     """Research ``question`` over ``corpus`` (default: the shipped example corpus) and return a
@@ -99,6 +101,16 @@ async def research(
         inputs = {"question": question.strip() if question else "", "width": check_width(width, "--width"), "depth": check_width(depth, "--depth")}
     result = await graph.run(inputs, budget=budget, run_id=run_id, model=model, resume=resume, store=store, listeners=listeners)
     return _as_report(result, store)
+
+
+def stream(question: str | None, *, maxsize: int = 10_000, **kwargs: Any) -> EventStream[Result]:
+    """Run ``research`` and yield its typed events (``async for event in research.stream(q)``);
+    the report ``Result`` is on the stream's ``result`` after the loop."""
+    extra = list(kwargs.pop("listeners", None) or [])
+    return stream_run(lambda listener: research(question, listeners=[*extra, listener], **kwargs), maxsize=maxsize)
+
+
+research.stream = stream  # type: ignore[attr-defined]
 
 
 def _as_report(result: Result, store: RunStore | None) -> Result:

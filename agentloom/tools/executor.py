@@ -282,6 +282,8 @@ class ToolExecutor:
             if record:
                 self._record(result)
             return result
+        if record and ctx is not None and ctx.listeners:
+            tracing.emit("tool_start", tool.name, start=started, end=started, data={"call_id": call_id})
         tool_sem = tool.semaphore()
         global_sem = self._global_semaphore()
         attempts = 0
