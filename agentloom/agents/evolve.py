@@ -19,7 +19,7 @@ from agentloom import tracing
 from agentloom.agents.candidates import Candidate, Verdict, rank_key
 from agentloom.agents.crossover import Crossover, Variation
 from agentloom.agents.selection import Entry, Policy, ranked, top_k
-from agentloom.agents.selection._judging import as_candidate, judge, verify_into
+from agentloom.agents.selection.judging import as_candidate, judge, verify_into
 from agentloom.agents.verifiers import FunctionVerifier
 from agentloom.budget import Budget, Cost
 from agentloom.errors import BudgetExceeded, ConfigError

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentloom import tracing
-from agentloom.agents.selection._judging import as_candidate, verify_into
+from agentloom.agents.selection.judging import as_candidate, verify_into
 from agentloom.agents.selection.policies import Entry, FirstFinish, Policy, Quorum, agreement
 from agentloom.agents.selection.results import SavedEstimate, SelectionResult
 from agentloom.budget import Budget, Cost
