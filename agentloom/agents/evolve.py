@@ -211,9 +211,11 @@ class Evolve:
         if inspect.isawaitable(value):
             value = await value
         candidate = as_candidate(value, inp.sample)
-        if not candidate.params:
-            candidate.params = variation.params()
-        candidate.source = candidate.source if candidate.source and not candidate.source.startswith("branch-") else variation.label()
+        candidate = replace(
+            candidate,
+            params=candidate.params or variation.params(),
+            source=candidate.source if candidate.source and not candidate.source.startswith("branch-") else variation.label(),
+        )
         candidate.meta.setdefault("generation", inp.generation)
         return candidate
 
