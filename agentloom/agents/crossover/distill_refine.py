@@ -21,9 +21,9 @@ from agentloom.agents.crossover._base import (
 from agentloom.agents.grounding import drop_ungrounded
 from agentloom.citations import Citation, cited_ids
 from agentloom.errors import ConfigError, ModelError
-from agentloom.models._tokens import count_tokens
 from agentloom.models.base import call_model
 from agentloom.models.types import Model
+from agentloom.tokens import count_tokens
 
 __all__ = ["DistillRefine", "Workspace"]
 
