@@ -1,6 +1,5 @@
-"""The agents' side of the lexical helpers: ``payload_request`` builds the deterministic request
-that verifiers and crossovers send; the text helpers themselves live in ``agentloom.text.lexical``
-(shared with the offline model) and are re-exported here."""
+"""``payload_request``: the deterministic request that verifiers and crossovers send, its data as
+a fenced JSON block (``agentloom.text.lexical`` renders and reads it, shared with the offline model)."""
 
 from __future__ import annotations
 
@@ -10,40 +9,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from agentloom.models.types import Message, ModelRequest
-from agentloom.text.lexical import (  # noqa: F401
-    STOPWORDS,
-    Support,
-    claim_support,
-    conflicting,
-    content_terms,
-    jaccard,
-    near_duplicate,
-    numbers_in,
-    read_payload,
-    render_payload,
-    split_sentences,
-    strip_markers,
-    term_words,
-    with_markers,
-)
+from agentloom.text.lexical import render_payload
 
-__all__ = [
-    "STOPWORDS",
-    "Support",
-    "claim_support",
-    "conflicting",
-    "content_terms",
-    "jaccard",
-    "near_duplicate",
-    "numbers_in",
-    "payload_request",
-    "read_payload",
-    "render_payload",
-    "split_sentences",
-    "strip_markers",
-    "term_words",
-    "with_markers",
-]
+__all__ = ["payload_request"]
 
 
 def payload_request(

@@ -1,6 +1,5 @@
 """DAGPlanner's prompt lines: the tool listing and executed-task results, formatted from tools
-and their results; the shared prefixes and instructions come from ``agentloom.text.dag_lines``
-(below both the planner and the models, which read the same lines)."""
+and their results with the prefixes of ``agentloom.text.dag_lines`` (which the models read)."""
 
 from __future__ import annotations
 
@@ -9,34 +8,10 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from agentloom.text.dag_lines import (
-    FEEDBACK,
-    JOIN_INSTRUCTIONS,
-    NEXT_ID,
-    PLAN_FORMAT_JSON,
-    PLAN_FORMAT_JSONL,
-    PLAN_INSTRUCTIONS,
-    QUESTION,
-    RESULT_PREFIX,
-    TOOL_PREFIX,
-    parse_prefixed,
-)
+from agentloom.text.dag_lines import RESULT_PREFIX, TOOL_PREFIX
 from agentloom.tools.base import Tool, ToolResult
 
-__all__ = [
-    "FEEDBACK",
-    "NEXT_ID",
-    "QUESTION",
-    "JOIN_INSTRUCTIONS",
-    "PLAN_FORMAT_JSON",
-    "PLAN_FORMAT_JSONL",
-    "PLAN_INSTRUCTIONS",
-    "RESULT_PREFIX",
-    "TOOL_PREFIX",
-    "parse_prefixed",
-    "result_line",
-    "tool_line",
-]
+__all__ = ["result_line", "tool_line"]
 
 
 def _returns(tool: Tool) -> Any:
