@@ -145,9 +145,7 @@ async def _execute(run: _Run, saver: Any, config: Any) -> Result:
         start_at = await _budget_restart(app, config) if run.resume else None
         final = await _invoke(app, None if run.resume else run.inputs, start_at or config, durability, run.thread_id)
         result = build_result(spec, final, scope.budget, run.hits, run_id=run.thread_id)
-        result.meta["resumed"] = run.resume
-        if start_at is not None:
-            result.meta["continued_after_budget_stop"] = True
+        result = result.with_(meta={"resumed": run.resume, **({"continued_after_budget_stop": True} if start_at is not None else {})})
         scope.output = jsonable(result.output)
         scope.status = "budget_exhausted" if result.budget_limited else "ok"
         scope.usage = result.usage.to_dict()
