@@ -94,3 +94,30 @@ async def test_graph_runs_checkpoint_into_postgres(pg_url: str, tmp_path: Path) 
     with psycopg.connect(pg_url, autocommit=True) as conn:
         n = conn.execute("SELECT count(*) FROM loom_checkpoints.checkpoints WHERE thread_id = %s", (result.run_id,)).fetchone()
     assert n is not None and n[0] > 0
+
+
+@pytest.mark.postgres
+def test_cli_database_url_option_reads_runs_from_postgres(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agentloom.runstore import RunStore
+    from tests.cliutil import run_cli
+
+    with RunStore() as store:
+        run_id = store.create_run("ask", name="shared across machines")
+        store.finish_run(run_id, "ok")
+    monkeypatch.delenv("AGENTLOOM_DATABASE_URL")
+    code, out, err = run_cli(["--database-url", pg_url, "runs", "list"], capsys)
+    assert code == 0, err
+    assert run_id in out
+
+
+def test_cli_unreachable_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("psycopg")
+    from tests.cliutil import run_cli
+
+    monkeypatch.setenv("AGENTLOOM_DATABASE_URL", "")  # restored after the option overwrites it
+    code, out, err = run_cli(["--database-url", f"postgresql://u:pw@/loom?host={tmp_path}&port=1", "runs", "list"], capsys)
+    assert code != 0 and "cannot connect to Postgres" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "pw@" not in err
