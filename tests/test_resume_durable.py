@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -152,14 +153,14 @@ def test_finished_branches_survive_a_kill_at_low_concurrency(tmp_path: Path, loo
     assert result["run_id"] == run_id and result["meta"]["resumed"] is True
     assert result["output"] == {"answers": [f"echoed ITEM-{i}" for i in range(ITEMS)]}
     assert repeats(log, [killed]) == [], "a branch that had finished before the kill ran again"
+    with sqlite3.connect(loom_home / "branches.db") as conn:  # a finished run leaves no branch results behind
+        assert conn.execute("SELECT COUNT(*) FROM branch_results WHERE run_id = ?", (run_id,)).fetchone()[0] == 0
     starts = Counter(item for kind, item, _ in log_entries(log) if kind == "start")
     assert set(starts) == {f"item-{i}" for i in range(ITEMS)}
 
 
 def test_research_killed_before_its_first_checkpoint_resumes_afresh(tmp_path: Path, loom_home: Path,
                                                                      capsys: Any) -> None:
-    import sqlite3
-
     from agentloom.runstore import RunStore
     from tests.cliutil import run_cli
 

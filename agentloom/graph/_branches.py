@@ -16,7 +16,7 @@ from agentloom._paths import loom_home
 from agentloom.graph._state import jsonable
 from agentloom.storage import Database, open_database
 
-__all__ = ["branch_key", "recorded", "record"]
+__all__ = ["branch_key", "forget", "recorded", "record"]
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS branch_results (run_id TEXT, step INTEGER, node TEXT, idx INTEGER, "
            "digest TEXT, kind TEXT, data BLOB, PRIMARY KEY (run_id, step, node, idx, digest))")
@@ -75,3 +75,11 @@ def _serde() -> Any:
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
     return JsonPlusSerializer()
+
+
+async def forget(run_id: str) -> None:
+    """Drop a run's branch results once it has finished (nothing is left to resume)."""
+    if not (loom_home() / "branches.db").exists():
+        return
+    db = _database()
+    await db.awrite(lambda conn: conn.execute("DELETE FROM branch_results WHERE run_id = ?", (run_id,)))

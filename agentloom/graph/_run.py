@@ -1,7 +1,8 @@
 """Run a graph durably: LangGraph checkpoints go to ``<home>/checkpoints.db`` through
 the storage backend's checkpointer with the run id as the thread id, inside ``run_scope`` so the run store
 records it like any other run. ``resume=True`` continues from the last checkpoint: tasks whose
-writes were saved (finished map branches included) are not run again."""
+writes were saved are not run again, nor are map branches recorded in ``branches.db``; a run killed
+before its first checkpoint starts afresh from the inputs the run store recorded."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from agentloom.budget import Budget
 from agentloom.citations import Citation
 from agentloom.errors import AgentloomError, ConfigError, RunNotFoundError
 from agentloom.events import Event, ToolResult
+from agentloom.graph import _branches
 from agentloom.graph._interp import lookup
 from agentloom.graph._resources import LazyResources, build_resources, resolve_inputs
 from agentloom.graph._state import jsonable
@@ -169,6 +171,8 @@ async def _execute(run: _Run, saver: Any, config: Any) -> Result:
         scope.status = "budget_exhausted" if result.budget_limited else "ok"
         scope.usage = result.usage.to_dict()
         scope.meta = {"graph": spec.name, "stop_reason": result.stop_reason, **result.meta}
+    if not result.budget_limited:
+        await _branches.forget(run.thread_id)
     return result
 
 
