@@ -60,7 +60,11 @@ class Tool:
         max_concurrency: int | None = None,
         retries: int = 0,
         cacheable: bool = True,
+        remote: bool = False,
+        num_cpus: float | None = None,
     ) -> None:
+        if num_cpus is not None and (not remote or num_cpus <= 0):
+            raise ConfigError(f"tool {name or fn.__name__}: num_cpus needs remote=True and a positive number")
         if max_concurrency is not None and max_concurrency < 1:
             raise ConfigError(f"tool {name or fn.__name__}: max_concurrency must be at least 1")
         if retries < 0:
@@ -75,6 +79,9 @@ class Tool:
         self.max_concurrency = max_concurrency
         self.retries = retries
         self.cacheable = cacheable
+        #: Run on the run's executor (a Ray task asking for ``num_cpus``) instead of in this process.
+        self.remote = remote
+        self.num_cpus = num_cpus
         #: What the results depend on besides the arguments (e.g. which corpus index): identical
         #: calls are shared through the memory bank only within one scope.
         self.cache_scope: str | None = None
@@ -165,6 +172,8 @@ def tool(
     max_concurrency: int | None = None,
     retries: int = 0,
     cacheable: bool = True,
+    remote: bool = False,
+    num_cpus: float | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -178,11 +187,15 @@ def tool(
     max_concurrency: int | None = None,
     retries: int = 0,
     cacheable: bool = True,
+    remote: bool = False,
+    num_cpus: float | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed (sync or async) function into a :class:`Tool`.
 
     Use bare (``@tool``) or with options (``@tool(timeout=5, max_concurrency=2, retries=1)``).
     ``cacheable=False`` keeps its results out of the memory bank (tools with side effects).
+    ``remote=True`` runs it on the run's executor: a Ray task asking for ``num_cpus`` CPUs (default 1)
+    under ``--executor ray``, in this process otherwise. Its arguments and result must pickle.
     """
 
     def wrap(f: Callable[..., Any]) -> Tool:
@@ -194,6 +207,8 @@ def tool(
             max_concurrency=max_concurrency,
             retries=retries,
             cacheable=cacheable,
+            remote=remote,
+            num_cpus=num_cpus,
         )
 
     return wrap(fn) if fn is not None else wrap
