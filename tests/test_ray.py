@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -83,11 +85,11 @@ def branch_work(item: int, log: str = "") -> dict[str, Any]:
     """A CPU-bound branch; logs its start and end (with the process) when given a log file."""
     if log:
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"start {item} {os.getpid()}\n")
+            handle.write(f"start {item} {os.getpid()} {time.time()}\n")
     burn(0.05 if not log else 0.4)
     if log:
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"end {item} {os.getpid()}\n")
+            handle.write(f"end {item} {os.getpid()} {time.time()}\n")
     return {"item": item, "cube": item ** 3}
 
 
@@ -150,9 +152,14 @@ async def test_the_yaml_executor_block_selects_ray(ray_runtime: Any, tmp_path: P
     assert again.output == result.output and _placements(again.run_id) == []
 
 
-def _log(log: Path) -> list[tuple[str, int, int]]:
+def _timed_log(log: Path) -> list[tuple[str, int, int, float]]:
+    """(start|end, item, pid, time) for every complete logged line."""
     lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    return [(kind, int(item), int(pid)) for kind, item, pid in (line.split() for line in lines if line.count(" ") == 2)]
+    return [(kind, int(item), int(pid), float(at)) for kind, item, pid, at in (line.split() for line in lines if line.count(" ") == 3)]
+
+
+def _log(log: Path) -> list[tuple[str, int, int]]:
+    return [(kind, item, pid) for kind, item, pid, _ in _timed_log(log)]
 
 
 def _kill_one_mid_branch(log: Path, after_ends: int, killed: list[tuple[int, int]], stop: threading.Event) -> None:
@@ -197,6 +204,39 @@ async def test_a_worker_killed_mid_branch_is_retried_and_finished_branches_are_n
     assert placed[f"fan[{item}]"]["pid"] == starts[1]  # the run store names the worker that finished it
 
 
+def test_a_killed_driver_resumes_on_ray_without_repeating_finished_branches(ray_runtime: Any, tmp_path: Path,
+                                                                          loom_home: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    spec, log = tmp_path / "ray_map.yaml", tmp_path / "branches.log"
+    spec.write_text(SPEC, encoding="utf-8")
+    env = {**os.environ, "AGENTLOOM_HOME": str(loom_home), "PYTHONPATH": str(root), "AGENTLOOM_EXECUTOR": "ray",
+           "RAY_ADDRESS": ray_runtime.get_runtime_context().gcs_address}  # a second driver on the same cluster
+    args = [sys.executable, "-m", "agentloom.cli", "run", str(spec), "--input", "n=8", "--input", f"log={log}", "--json", "-q"]
+    first = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while sum(kind == "end" for kind, *_ in _timed_log(log)) < 3:
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "the branches never finished"
+        time.sleep(0.01)
+    time.sleep(0.5)
+    killed = time.time()
+    first.send_signal(signal.SIGKILL)
+    first.wait(30)
+    done = {item for kind, item, _, at in _timed_log(log) if kind == "end" and at <= killed - 0.4}
+    assert 3 <= len(done) < 8, "the kill came too late to test anything"
+
+    with RunStore(loom_home / "runs.db") as store:
+        (record,) = store.list_runs()
+    resumed = subprocess.run([*args[:5], "--resume", record.id, "--json", "-q"], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    expected = [i ** 3 for i in range(8)]
+    assert json.loads(resumed.stdout)["output"] == {"cubes": expected, "sum": sum(expected)}
+    again = [item for kind, item, _, at in _timed_log(log) if kind == "start" and at > killed and item in done]
+    assert again == [], "a branch that had finished before the kill ran again"
+    assert {item for kind, item, *_ in _timed_log(log) if kind == "end"} == set(range(8))
+
+
 # ------------------------------------------------------------------ an agent's remote tool in a graph
 
 
@@ -235,4 +275,9 @@ async def test_agent_branches_call_their_remote_tool_on_ray(ray_runtime: Any, tm
     texts = [r["text"] if isinstance(r, dict) else r for r in result.output]
     assert texts == [f"square {i * i}" for i in range(4)]
     placed = _placements(result.run_id)
-    assert [p["name"] for p in placed] == ["crunch"] * 4 and all(p["pid"] != os.getpid() for p in placed)
+    tools = [p for p in placed if p["what"] == "tool"]
+    assert [p["name"] for p in tools] == ["crunch"] * 4 and all(p["pid"] != os.getpid() for p in tools)
+    branches = sorted((p for p in placed if p["what"] == "branch"), key=lambda p: p["name"])
+    assert [p["name"] for p in branches] == [f"fan[{i}]" for i in range(4)]  # agent turns ran in the driver
+    assert {(p["executor"], p["pid"]) for p in branches} == {("driver", os.getpid())}
+    assert branches[0]["node_id"] == ray_runtime.get_runtime_context().get_node_id()

@@ -119,6 +119,10 @@ class RayExecutor:
                                 f"after {options['max_retries']} retries: {_first_line(exc)}") from None
         return value, Placement("ray", str(node_id), str(worker_id), int(pid))
 
+    def here(self) -> Placement:
+        context = self.start().get_runtime_context()
+        return Placement("driver", str(context.get_node_id()), str(context.get_worker_id()), os.getpid())
+
     def __repr__(self) -> str:
         return f"RayExecutor(address={self.address!r}, num_cpus={self.num_cpus}, max_retries={self.max_retries})"
 

@@ -42,6 +42,10 @@ class Executor(Protocol):
     async def call(self, fn: Callable[..., Any], /, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None, *,
                    num_cpus: float | None = None, max_retries: int | None = None) -> tuple[Any, Placement]: ...
 
+    def here(self) -> Placement:
+        """This process (the driver) as a placement: for branches whose turns stay here."""
+        ...
+
 
 class LocalExecutor:
     """The default: everything runs in this process (sync callables in a thread), exactly as
@@ -59,6 +63,9 @@ class LocalExecutor:
             if inspect.isawaitable(value):
                 value = await value
         return value, Placement("local", socket.gethostname(), f"thread-{threading.get_ident()}", os.getpid())
+
+    def here(self) -> Placement:
+        return Placement("local", socket.gethostname(), f"thread-{threading.get_ident()}", os.getpid())
 
     def __repr__(self) -> str:
         return "LocalExecutor()"

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar
 
-from agentloom import tracing
+from agentloom import executors, tracing
 from agentloom.errors import (
     AgentloomError,
     BranchesFailed,
@@ -263,6 +263,9 @@ class _Builder:
                            "kind": type(exc).__name__}
                 tracing.emit("branch_failed", f"{name}[{index}]", status="error", error=failure["error"])
                 return {BRANCHES: {name: {str(index): _FAILED}}, FLAGS: {"branch_failures": [failure]}}
+            executor = executors.current()
+            if executor.remote and body.kind != "function":  # its turns ran here; its remote tools say where they ran
+                tracing.emit("placement", f"{name}[{index}]", data={"what": "branch", **executor.here().as_data()})
             update: dict[str, Any] = {BRANCHES: {name: {str(index): output}}}
             if flags:
                 update[FLAGS] = flags
