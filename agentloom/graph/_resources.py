@@ -138,6 +138,8 @@ def _with_options(tool: Any, tspec: ToolSpec) -> Any:
         "timeout": tool.timeout,
         "max_concurrency": tool.max_concurrency,
         "retries": tool.retries,
+        "remote": tool.remote,
+        "num_cpus": tool.num_cpus,
         "cache": tool.cache if cache is None else None if not cache.enabled
         else CachePolicy(ttl=cache.ttl) if cache.ttl is not None else (tool.cache or CachePolicy()),
     } | overrides

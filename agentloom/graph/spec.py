@@ -80,6 +80,7 @@ __all__ = [
     "CitationVerifierSpec",
     "Condition",
     "ConfigSpec",
+    "ExecutorSpec",
     "ConsensusVerifierSpec",
     "CrossoverNode",
     "CrossoverSpec",
@@ -292,6 +293,21 @@ class ConfigSpec(_Strict):
 
 
 
+class ExecutorSpec(_Strict):
+    """Where map branches of function nodes and ``remote=True`` tools run. ``executor: ray`` is
+    short for ``{kind: ray}``; ``$AGENTLOOM_EXECUTOR`` (``loom --executor``) overrides ``kind``."""
+
+    kind: Literal["local", "ray"] = Field("local", description="local (this process, the default) or ray")
+    address: str | None = Field(None, description="an existing Ray cluster (ray://host:10001 or host:6379); default $RAY_ADDRESS, else a local runtime")
+    num_cpus: float | None = Field(None, gt=0, description="CPUs each remote branch asks for (default 1; a tool's own num_cpus wins)")
+    max_retries: int | None = Field(None, ge=0, description="times Ray re-runs a task whose worker died (default 3)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, data: Any) -> Any:
+        return {"kind": data} if isinstance(data, str) else data
+
+
 # --------------------------------------------------------------------------- edges
 class Condition(_Strict):
     """When a conditional edge is taken: on a verifier's verdict, or on a state field."""
@@ -389,5 +405,6 @@ class GraphSpec(_Strict):
     memory: MemorySpec | None = None
     tools: dict[str, ToolSpec] = Field(default_factory=dict, description="tool entries by name")
     config: ConfigSpec | None = None
+    executor: ExecutorSpec | None = None
     nodes: dict[str, NodeSpec] = Field(min_length=1, description="the nodes, by name")
     edges: list[EdgeSpec] | None = Field(None, description="edges; leave out to run the nodes in order")

@@ -83,7 +83,11 @@ class Tool:
         retries: int = 0,
         cache: CachePolicy | bool | None = None,
         cacheable: bool | None = None,
+        remote: bool = False,
+        num_cpus: float | None = None,
     ) -> None:
+        if num_cpus is not None and (not remote or num_cpus <= 0):
+            raise ConfigError(f"tool {name or fn.__name__}: num_cpus needs remote=True and a positive number")
         if max_concurrency is not None and max_concurrency < 1:
             raise ConfigError(f"tool {name or fn.__name__}: max_concurrency must be at least 1")
         if retries < 0:
@@ -100,6 +104,9 @@ class Tool:
         #: Sharing through the memory bank: off unless given (a side-effecting tool must never be
         #: run once for two callers); ``cacheable=`` is the older spelling of ``cache=``.
         self.cache: CachePolicy | None = _cache_policy(cache if cacheable is None else cacheable)
+        #: Run on the run's executor (a Ray task asking for ``num_cpus``) instead of in this process.
+        self.remote = remote
+        self.num_cpus = num_cpus
         #: What the results depend on besides the arguments (e.g. which corpus index): identical
         #: calls are shared through the memory bank only within one scope.
         self.cache_scope: str | None = None
@@ -196,6 +203,8 @@ def tool(
     retries: int = 0,
     cache: CachePolicy | bool | None = None,
     cacheable: bool | None = None,
+    remote: bool = False,
+    num_cpus: float | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -210,12 +219,16 @@ def tool(
     retries: int = 0,
     cache: CachePolicy | bool | None = None,
     cacheable: bool | None = None,
+    remote: bool = False,
+    num_cpus: float | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed (sync or async) function into a :class:`Tool`.
 
     Use bare (``@tool``) or with options (``@tool(timeout=5, max_concurrency=2, retries=1)``).
     ``cache=CachePolicy(ttl=...)`` shares its results through the memory bank; off by default,
     because a tool with side effects must run for every caller.
+    ``remote=True`` runs it on the run's executor: a Ray task asking for ``num_cpus`` CPUs (default 1)
+    under ``--executor ray``, in this process otherwise. Its arguments and result must pickle.
     """
 
     def wrap(f: Callable[..., Any]) -> Tool:
@@ -228,6 +241,8 @@ def tool(
             retries=retries,
             cache=cache,
             cacheable=cacheable,
+            remote=remote,
+            num_cpus=num_cpus,
         )
 
     return wrap(fn) if fn is not None else wrap
