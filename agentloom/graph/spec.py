@@ -212,6 +212,19 @@ class MemorySpec(_Strict):
     quota_tokens: int | None = Field(None, ge=0, description="tokens one run may store")
 
 
+class CacheSpec(_Strict):
+    """Whether a tool's results are shared through the memory bank, and for how long
+    (``true``/``false`` are short forms)."""
+
+    enabled: bool = Field(True, description="false: every call runs")
+    ttl: float | None = Field(None, gt=0, allow_inf_nan=False, description="seconds a stored result stays valid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+
 class ToolSpec(_Strict):
     """A tool entry. The key names it; built-in keys (calculator, corpus, web, web_search,
     http_fetch) need no ``builtin``; anything else needs ``ref: module:attr``."""
@@ -228,7 +241,11 @@ class ToolSpec(_Strict):
     timeout: float | None = Field(None, gt=0, description="seconds per call")
     max_concurrency: int | None = Field(None, ge=1, description="concurrent calls of this tool")
     retries: int | None = Field(None, ge=0)
-    cacheable: bool | None = Field(None, description="false keeps results out of the memory bank")
+    cache: CacheSpec | None = Field(
+        None, description="share results of identical calls through the memory bank: true, or {ttl: SECONDS}; "
+        "off by default for ref tools (a tool with side effects must run for every caller)",
+    )
+    cacheable: bool | None = Field(None, description="older spelling of cache: true/false")
 
     @model_validator(mode="before")
     @classmethod
