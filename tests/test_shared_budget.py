@@ -104,8 +104,9 @@ def test_processes_share_one_budget_on_sqlite(loom_home: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_processes_share_one_budget_on_postgres(pg_url: str) -> None:
+def test_processes_share_one_budget_on_postgres(pg_url: str, loom_home: Path) -> None:
     granted = _workers(4, 80, "pg")
+    assert not (loom_home / "budgets.db").exists()  # the rows are in Postgres
     assert sum(granted) == 80
     totals = SharedLimits("pg", {}).totals()
     assert totals.spent["llm_calls"] == 80 and totals.held["llm_calls"] == 0

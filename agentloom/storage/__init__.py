@@ -26,7 +26,7 @@ _sqlite: Backend = SQLiteBackend()
 _postgres: dict[str, Backend] = {}
 
 #: Store kinds the Postgres backend holds so far; the others stay in SQLite files beside it.
-POSTGRES_KINDS = frozenset({"runs"})
+POSTGRES_KINDS = frozenset({"runs", "budgets"})
 
 
 def database_url() -> str | None:
