@@ -107,8 +107,10 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
     from agentloom._cli._common import print_json, write_output
     from agentloom.budget import Budget
     from agentloom.errors import ConfigError
+    from agentloom.storage import prefer_database
 
     graph = _load(file)
+    prefer_database(graph.spec.database_url())  # before the budget: a shared one lives in that database
     given = _parse_inputs(inputs)
     _preload_langgraph()
     limits = graph.spec.budget.limits() if graph.spec.budget is not None else {}
