@@ -90,9 +90,10 @@ async def run_graph(
     executor: str | executors.Executor | None = None,
 ) -> Result:
     """See :meth:`agentloom.Graph.run`."""
-    from agentloom.storage import backend
+    from agentloom.storage import backend, prefer_database
 
     spec = graph.spec
+    prefer_database(spec.database_url())  # unless the process chose one (env, --database-url)
     if resume and not run_id:
         raise ConfigError("resuming needs the run id: --resume RUN_ID (see `loom runs list`)")
     nested = tracing.current() is not None and run_id is None

@@ -406,5 +406,17 @@ class GraphSpec(_Strict):
     tools: dict[str, ToolSpec] = Field(default_factory=dict, description="tool entries by name")
     config: ConfigSpec | None = None
     executor: ExecutorSpec | None = None
+    database: str | None = Field(
+        None, min_length=1, description="where runs, checkpoints and shared budgets live: a postgresql:// URL "
+        "(${env:VAR} for its password) or a SQLite path; AGENTLOOM_DATABASE_URL and --database-url win",
+    )
     nodes: dict[str, NodeSpec] = Field(min_length=1, description="the nodes, by name")
     edges: list[EdgeSpec] | None = Field(None, description="edges; leave out to run the nodes in order")
+
+    def database_url(self) -> str | None:
+        """``database:`` with its ``${env:VAR}`` resolved (a missing variable is a one-line error)."""
+        if not self.database:
+            return None
+        from agentloom.graph._interp import resolve_env
+
+        return str(resolve_env(self.database, "database"))
