@@ -63,7 +63,9 @@ def _version() -> str:
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", prog_name="loom")
 @click.option("--home", type=click.Path(file_okay=False), default=None, help="Where runs and indexes live (default: ./.loom or $AGENTLOOM_HOME).")
-def cli(home: str | None) -> None:
+@click.option("--database-url", default=None, metavar="URL",
+              help="Where runs and checkpoints live: a postgresql:// URL shares them across machines (default: SQLite files; $AGENTLOOM_DATABASE_URL).")
+def cli(home: str | None, database_url: str | None) -> None:
     """agentloom: agents that scale reasoning wide and deep under a budget.
 
     Exit codes: 0 ok, 1 run failed, 2 usage or input error, 3 budget exhausted
@@ -73,6 +75,10 @@ def cli(home: str | None) -> None:
         from agentloom._paths import set_home
 
         set_home(home)
+    if database_url is not None:
+        import os
+
+        os.environ["AGENTLOOM_DATABASE_URL"] = database_url
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:

@@ -110,8 +110,8 @@ async def _research(model: Any, question: str) -> dict[str, Any]:
 
 def _unsupported_figures(answer: str, question: str, corpus: str) -> int:
     """Sentences of ``answer`` holding a figure that no corpus document (nor the question) holds."""
-    from agentloom.agents._verify_text import split_sentences
     from agentloom.agents.grounding import figures_in
+    from agentloom.text.lexical import split_sentences
 
     known = figures_in(corpus + "\n" + question)
     return sum(1 for s in split_sentences(answer)

@@ -7,13 +7,13 @@ import pytest
 
 from agentloom import tracing
 from agentloom.agents import Candidate, DistillRefine, JudgeVerifier, Verdict
-from agentloom.agents._verify_text import split_sentences
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError, VerifierError
-from agentloom.models._tokens import count_tokens
 from agentloom.models.function import FunctionModel
 from agentloom.models.offline import OfflineModel
 from agentloom.models.types import ModelRequest
+from agentloom.text.lexical import split_sentences
+from agentloom.tokens import count_tokens
 
 PASSAGES = [
     {"id": "p_d1d1d1d1d1", "path": "mars.md", "text": "Mars has two moons, Phobos and Deimos."},

@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentloom.agents import Candidate, JudgeVerifier, MergeCrossover, Verdict
-from agentloom.agents._verify_text import render_payload, split_sentences, strip_markers
 from agentloom.agents.crossover import MergeOutput
 from agentloom.errors import BudgetExceeded, VerifierError
 from agentloom.models.function import FunctionModel
 from agentloom.models.offline import OfflineModel
 from agentloom.models.offline.merge import respond
 from agentloom.models.types import Message, ModelRequest
+from agentloom.text.lexical import render_payload, split_sentences, strip_markers
 
 P1 = {"id": "p_a1a1a1a1a1", "path": "bridge.md", "text": "The Golden Gate Bridge opened in 1937 and spans the Golden Gate strait."}
 P2 = {"id": "p_b2b2b2b2b2", "path": "bridge.md", "text": "Its main span is 1,280 metres long and it is painted International Orange."}

@@ -42,13 +42,13 @@ def test_one_long_repeated_line_costs_linear_id_work(tmp_path: Path, monkeypatch
     folder = _corpus(tmp_path)
     (folder / "dump.txt").write_text("the same words again " * 40_000, encoding="utf-8")  # 840 KB, one line
     calls = {"n": 0}
-    real = corpus_module._passage_id
+    real = corpus_module.passage_id
 
     def counting(*args: object, **kwargs: object) -> str:
         calls["n"] += 1
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(corpus_module, "_passage_id", counting)
+    monkeypatch.setattr(corpus_module, "passage_id", counting)
     index = CorpusIndex([folder])
     stats = index.refresh()
     passages = stats.passages

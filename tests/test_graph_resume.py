@@ -141,6 +141,8 @@ def test_killed_fan_out_resumes_without_repeating_finished_branches(tmp_path: Pa
     assert finished, "no branch had finished before the kill"
     assert len(finished) < ITEMS, "every branch had finished; the kill came too late to test anything"
     before = Counter(line for line in _log_lines(log) if line.startswith("start "))
+    with sqlite3.connect(loom_home / "branches.db") as conn:  # finished branches recorded before they returned
+        finished |= {row[0] for row in conn.execute("SELECT idx FROM branch_results WHERE run_id = ?", (run_id,))}
 
     # 2. resume it
     resumed = _loom(["run", str(spec), "--resume", run_id, "--json", "-q"], env)

@@ -93,3 +93,33 @@ def test_loom_ask_says_when_an_answer_is_ungrounded(capsys: object, monkeypatch:
     finally:
         mp.undo()
     assert code == 0 and "Ungrounded:" in out
+
+
+async def test_a_research_report_says_which_team_answers_were_set_aside_as_ungrounded(tmp_path: object) -> None:
+    """Teams whose answers cite nothing they looked up are left out of the report's inputs, and
+    the report names them; the invented figure never reaches the report."""
+    from pathlib import Path
+
+    from agentloom.models.offline import OfflineModel
+    from agentloom.research.pipeline import deep_research_graph
+    from agentloom.runstore import RunStore
+
+    offline = OfflineModel()
+
+    async def respond(request: ModelRequest) -> object:
+        if request.purpose == "act":  # every team answers from thin air, never citing
+            return "The plant makes 987,654 widgets an hour."
+        return await offline.complete(request)
+
+    store = RunStore(Path(str(tmp_path)) / "runs.db")
+    try:
+        result = await deep_research_graph().run(
+            {"question": "What is the daily capacity of the Northpoint desalination plant?", "width": "2", "depth": "1"},
+            model=FunctionModel(respond, name="uncited"),
+            store=store,
+        )
+    finally:
+        store.close()
+    report = str(result.output["report"])
+    assert "Ungrounded answers set aside" in report or "Ungrounded answer set aside" in report
+    assert "987,654" not in report

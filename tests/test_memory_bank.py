@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from agentloom import tracing
 from agentloom.errors import ConfigError, StoreError
 from agentloom.memory import AdmissionCandidate, AdmitAll, MemoryBank, MemoryEntry
+from agentloom.tokens import count_tokens
 
 
 def test_default_path_is_under_loom_home(loom_home: Path) -> None:
@@ -206,10 +207,11 @@ def test_quotas_per_run(tmp_path: Path) -> None:
     decision = bank.offer(AdmissionCandidate(kind="finding", key="finding 3", value="third fact", run="r1"))
     assert not decision.admit and decision.reason.startswith("quota")
     assert offer(4, run="r2")  # another run has its own quota
-    tokens = MemoryBank(tmp_path / "t.db", policy=AdmitAll(), quota_tokens=30)
-    big = AdmissionCandidate(kind="finding", key="big", value="x" * 100, run="r1")  # 25 tokens
+    big_value = "tidal stations turn predictable tides into power " * 4
+    tokens = MemoryBank(tmp_path / "t.db", policy=AdmitAll(), quota_tokens=count_tokens(big_value) + 5)
+    big = AdmissionCandidate(kind="finding", key="big", value=big_value, run="r1")
     assert tokens.offer(big).admit
-    second = tokens.offer(AdmissionCandidate(kind="finding", key="more", value="y" * 40, run="r1"))
+    second = tokens.offer(AdmissionCandidate(kind="finding", key="more", value="lagoons hold the water back " * 2, run="r1"))
     assert not second.admit and "tokens" in second.reason
 
 

@@ -10,9 +10,9 @@ import pytest
 from pydantic import BaseModel
 
 from agentloom.budget import Price
-from agentloom.models._tokens import count_request_tokens, count_tokens
 from agentloom.models.function import FunctionModel
 from agentloom.models.types import Completion, Message, Model, ModelRequest, ToolCall, Usage
+from agentloom.tokens import count_request_tokens, count_tokens
 
 
 def ask(text: str, **kw: Any) -> ModelRequest:

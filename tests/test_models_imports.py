@@ -17,7 +17,7 @@ model = resolve_model("openai/gpt-4o-mini")
 assert isinstance(model, LiteLLMModel)
 assert model.price() is not None  # read from litellm's bundled file, without importing it
 OpenAIModel("gpt-4o-mini", api_key="sk-x").price()
-heavy = sorted(m for m in ("litellm", "openai", "langgraph", "httpx", "tenacity") if m in sys.modules)
+heavy = sorted(m for m in ("litellm", "openai", "langgraph", "httpx", "tenacity", "tiktoken") if m in sys.modules)
 assert not heavy, heavy
 print("ok")
 """

@@ -145,8 +145,8 @@ def test_summary_keeps_relevant_cited_sentences_first() -> None:
 
 
 def test_summary_is_bounded_and_keeps_markers_of_earlier_summaries() -> None:
-    from agentloom.models._tokens import count_tokens
     from agentloom.models.offline.summarize import respond as summarize
+    from agentloom.tokens import count_tokens
 
     earlier = Message.user("Earlier: The tidal station capacity rose to 290 MW after the upgrade. [p_ccccccccc1]")
     text = summarize(_summary_request(max_tokens=40, extra=[earlier])).text or ""

@@ -12,7 +12,8 @@ from agentloom.models.offline import OfflineModel
 from agentloom.models.offline.plan import split_question
 from agentloom.models.types import Message, ModelRequest
 from agentloom.planners import DAGPlanner, JoinDecision, SubTaskPlan, plan_subtasks
-from agentloom.planners._dag_prompts import JOIN_INSTRUCTIONS, result_line
+from agentloom.planners._dag_prompts import result_line
+from agentloom.text.dag_lines import JOIN_INSTRUCTIONS
 from agentloom.tools.base import ToolResult
 from agentloom.tools.calculator import calculator
 

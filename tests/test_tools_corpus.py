@@ -22,16 +22,9 @@ from agentloom.runstore import RunStore
 from agentloom.tools import ToolExecutor
 from agentloom.tools import corpus as corpus_module
 from agentloom.tools._html import html_to_lines
-from agentloom.tools.corpus import (
-    MAX_PASSAGE_CHARS,
-    MAX_PASSAGE_LINES,
-    CorpusIndex,
-    _text_lines,
-    corpus_tools,
-    default_index_path,
-    fts_query,
-    split_passages,
-)
+from agentloom.tools._passages import MAX_PASSAGE_CHARS, MAX_PASSAGE_LINES, split_passages
+from agentloom.tools._passages import text_lines as _text_lines
+from agentloom.tools.corpus import CorpusIndex, corpus_tools, default_index_path, fts_query
 
 TRAMS = """# Trams of Lisbon
 

@@ -8,11 +8,11 @@ import json
 import pytest
 
 from agentloom.agents import Candidate, CitationVerifier
-from agentloom.agents._verify_text import claim_support, split_sentences
 from agentloom.errors import VerifierError
 from agentloom.models.function import FunctionModel
 from agentloom.models.offline import OfflineModel
 from agentloom.models.types import ModelRequest
+from agentloom.text.lexical import claim_support, split_sentences
 
 PASSAGES = [
     {"id": "p_1111111111", "path": "rivers.md", "text": "The Nile is about 6,650 km long and flows north into the Mediterranean Sea."},

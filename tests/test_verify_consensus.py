@@ -153,10 +153,10 @@ async def test_judge_is_not_asked_about_two_numbers_in_the_same_unit() -> None:
 
 
 async def test_equivalence_handler_answers_in_schema() -> None:
-    from agentloom.agents._verify_text import render_payload
     from agentloom.agents.verifiers import EquivalenceJudgment
     from agentloom.models.base import call_model
     from agentloom.models.types import Message
+    from agentloom.text.lexical import render_payload
 
     payload = {"a": {"answer": "one thousand", "trace": []}, "b": {"answer": "1,000", "trace": []}}
     request = ModelRequest(messages=[Message.user(render_payload(payload))], output_type=EquivalenceJudgment, purpose="equivalence")

@@ -94,7 +94,7 @@ async def _run_with_listener(agent: Agent, question: str, budget: Budget, listen
 
     async with run_scope("ask", "ask", {"question": question}, budget=budget, listeners=[listener]) as scope:
         result = await agent.run(question)
-        result.run_id = scope.run_id
+        result = result.with_(run_id=scope.run_id)
         scope.output = {"answer": str(result.output), "citations": [c.to_dict() for c in result.citations]}
         scope.status = "budget_exhausted" if result.budget_limited else "ok"
         scope.usage = result.usage.to_dict()

@@ -27,10 +27,12 @@ def _store_path() -> Path:
 
 def _open_store() -> RunStore | None:
     """The run store, or None when no run was ever recorded here (reading never creates it)."""
-    path = _store_path()
-    if not path.exists():
-        return None
     from agentloom.runstore import RunStore
+    from agentloom.storage import database_url
+
+    path = _store_path()
+    if not path.exists() and not (database_url() or "").startswith("postgres"):
+        return None
 
     return RunStore(path)
 

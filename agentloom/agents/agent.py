@@ -166,7 +166,7 @@ class Agent:
             listeners=listeners,
         ) as scope:
             result = await self._loop(task, scope.budget)
-            result.run_id = scope.run_id
+            result = result.with_(run_id=scope.run_id)
             scope.output = {"output": _jsonable(result.output), "citations": [c.to_dict() for c in result.citations]}
             scope.status = "budget_exhausted" if result.budget_limited else "ok"
             scope.meta = {"stop_reason": result.stop_reason, **result.meta}

@@ -43,35 +43,41 @@ def coerce_passages(value: Any) -> dict[str, Citation]:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class Candidate:
-    """One candidate answer from one branch.
-
-    ``text`` is free text (citing passages with ``[p_...]`` markers); ``output`` is a structured
-    (pydantic or dict) answer; ``answer`` is the short final answer used for consensus when the
-    text is long. ``passages`` are the sources it may cite (a list of passage dicts is accepted);
-    ``citations`` the ids it relies on (taken from the text's markers when not given).
-    ``source`` names the branch, model or variation; ``params`` its sampling parameters;
-    ``trace`` its (possibly partial) reasoning steps; ``cost`` what producing it spent.
-    """
+    """One candidate answer from one branch (a frozen value: ``dataclasses.replace`` makes a
+    changed copy)."""
 
     text: str | None = None
+    """Free text, citing passages with ``[p_...]`` markers."""
     output: Any = None
+    """A structured (pydantic or dict) answer."""
     id: str = field(default_factory=_new_id)
+    """A unique id, used by verdicts and crossover parents."""
     answer: str | None = None
+    """The short final answer used for agreement when the text is long."""
     citations: list[str] = field(default_factory=list)
+    """The passage ids it relies on (taken from the text's markers when not given)."""
     passages: dict[str, Citation] = field(default_factory=dict)
+    """The sources it may cite (a list of passage dicts is accepted)."""
     source: str = ""
+    """The branch, model or variation that produced it."""
     params: dict[str, Any] = field(default_factory=dict)
+    """The sampling parameters it was produced with."""
     trace: list[str] = field(default_factory=list)
+    """Its (possibly partial) reasoning steps."""
     cost: Cost = field(default_factory=Cost)
+    """What producing it spent."""
     parents: list[str] = field(default_factory=list)
+    """The ids of the candidates a crossover made it from."""
     meta: dict[str, Any] = field(default_factory=dict)
+    """Extra facts (merged, grounded, generation ...)."""
 
     def __post_init__(self) -> None:
-        self.passages = coerce_passages(self.passages)
+        # normalising the inputs once, at construction, is the only write a frozen value gets
+        object.__setattr__(self, "passages", coerce_passages(self.passages))
         if not self.citations:
-            self.citations = cited_ids(self.text)
+            object.__setattr__(self, "citations", cited_ids(self.text))
 
     @property
     def content(self) -> str:

@@ -19,7 +19,7 @@ from agentloom import tracing
 from agentloom.agents.candidates import Candidate, Verdict, rank_key
 from agentloom.agents.crossover import Crossover, Variation
 from agentloom.agents.selection import Entry, Policy, ranked, top_k
-from agentloom.agents.selection._judging import as_candidate, judge, verify_into
+from agentloom.agents.selection.judging import as_candidate, judge, verify_into
 from agentloom.agents.verifiers import FunctionVerifier
 from agentloom.budget import Budget, Cost
 from agentloom.errors import BudgetExceeded, ConfigError
@@ -211,9 +211,11 @@ class Evolve:
         if inspect.isawaitable(value):
             value = await value
         candidate = as_candidate(value, inp.sample)
-        if not candidate.params:
-            candidate.params = variation.params()
-        candidate.source = candidate.source if candidate.source and not candidate.source.startswith("branch-") else variation.label()
+        candidate = replace(
+            candidate,
+            params=candidate.params or variation.params(),
+            source=candidate.source if candidate.source and not candidate.source.startswith("branch-") else variation.label(),
+        )
         candidate.meta.setdefault("generation", inp.generation)
         return candidate
 

@@ -106,7 +106,7 @@ class PDR:
         tool_list = self.tools if tools is None else [t if isinstance(t, Tool) else tool(t) for t in tools]
         async with run_scope("pdr", self.name, {"task": task}, budget=budget, store=store) as scope:
             result = await self._rounds(task, resolved, tool_list, scope.budget)
-            result.run_id = scope.run_id
+            result = result.with_(run_id=scope.run_id)
             scope.output = {"output": result.output, "citations": [c.to_dict() for c in result.citations]}
             scope.meta = {"stop_reason": result.stop_reason, **{k: v for k, v in result.meta.items() if k != "history"}}
             scope.status = "budget_exhausted" if result.budget_limited else "ok"

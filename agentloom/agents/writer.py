@@ -22,7 +22,7 @@ from agentloom.models.types import Message, Model, ModelRequest
 from agentloom.text.sections import question_block, section
 from agentloom.text.titles import title_for
 
-__all__ = ["Report", "Writer", "finalize", "findings_body", "usage_footer", "WRITER_INSTRUCTIONS"]
+__all__ = ["Report", "Writer", "finalize", "findings_body", "ungrounded_note", "usage_footer", "WRITER_INSTRUCTIONS"]
 
 WRITER_INSTRUCTIONS = """You write the final report of a research run, in Markdown.
 
@@ -129,10 +129,12 @@ class Writer:
         *,
         usage: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | Any | None = None,
         partial: bool = False,
+        ungrounded: Sequence[str] = (),
     ) -> Report:
         """Draft the report with the model, then number citations and add the references, the
         banner (when ``partial``) and the usage footer. ``usage`` may be a function, read after
-        the drafting call so the footer includes it."""
+        the drafting call so the footer includes it. ``ungrounded`` names the sub-questions whose
+        answers were set aside as ungrounded; the report says so."""
         from agentloom.models.base import call_model
 
         items = [_finding(f) for f in findings]
@@ -151,7 +153,7 @@ class Writer:
             body = findings_body(question, items)
         if callable(usage):
             usage = usage()
-        return finalize(body, passages, question=question, usage=usage, partial=partial)
+        return finalize(body, passages, question=question, usage=usage, partial=partial, ungrounded=ungrounded)
 
     def write_sync(self, question: str, findings: Sequence[Any], passages: Mapping[str, Citation], **kwargs: Any) -> Report:
         """``write`` for synchronous code."""
@@ -159,6 +161,15 @@ class Writer:
 
 
 # --------------------------------------------------------------------------- deterministic part
+def ungrounded_note(subquestions: Sequence[str]) -> str:
+    """The report's note on answers set aside because they cite nothing the run looked up."""
+    listed = "; ".join(f"\"{q}\"" for q in dict.fromkeys(subquestions))
+    count = len(subquestions)
+    return (f"> **Ungrounded {'answer' if count == 1 else 'answers'} set aside.** {count} research "
+            f"{'team' if count == 1 else 'teams'} answered without citing anything the run looked up, "
+            f"so {'its answer was' if count == 1 else 'their answers were'} not used: {listed}.")
+
+
 def findings_body(question: str, findings: Sequence[Any]) -> str:
     """A report body without a model draft (the model returned nothing, or no budget was left):
     the findings as the teams wrote them, the first one's opening sentence as the short answer."""
@@ -309,9 +320,11 @@ def finalize(
     question: str = "",
     usage: Mapping[str, Any] | Any | None = None,
     partial: bool = False,
+    ungrounded: Sequence[str] = (),
 ) -> Report:
     """The finished report from a drafted body: numbered citations (unknown markers dropped), a
-    title, the partial banner, the references list and the usage footer."""
+    title, the partial banner, a note naming answers set aside as ungrounded, the references list
+    and the usage footer."""
     text = _drop_references(strip_fences(body))
     text, citations = _number(text, passages)
     text = _tidy(text)
@@ -326,6 +339,8 @@ def finalize(
     out = [head, ""]
     if partial:
         out += [_PARTIAL_BANNER, ""]
+    if ungrounded:
+        out += [ungrounded_note(ungrounded), ""]
     if rest:
         out += [rest, ""]
     if citations:

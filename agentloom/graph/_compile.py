@@ -27,7 +27,7 @@ from agentloom.errors import (
     ToolError,
     UsageError,
 )
-from agentloom.graph import _interp
+from agentloom.graph import _branches, _interp
 from agentloom.graph._nodes import execute
 from agentloom.graph._resources import LazyResources, Resources
 from agentloom.graph._state import add_counts, jsonable, last, merge_branches, merge_flags
@@ -234,6 +234,17 @@ class _Builder:
         retry = node.retry or (self.spec.config.retry if self.spec.config is not None else None)
 
         async def branch(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+            key = _branches.branch_key(config, name, int(state[INDEX]), state)
+            done = await _branches.recorded(key) if key is not None else None
+            if done is not None:  # finished before a kill: never run a branch (and its side effects) twice
+                return done
+            update = await run_branch(state, config)
+            flags = update.get(FLAGS) or {}
+            if key is not None and not flags.get("branch_failures") and not flags.get("budget_exhausted"):
+                await _branches.record(key, update)
+            return update
+
+        async def run_branch(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
             index = int(state[INDEX])
             inputs, res = await self.setup(state, config)
             scope = self.scope(state, inputs)

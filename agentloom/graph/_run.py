@@ -1,7 +1,8 @@
 """Run a graph durably: LangGraph checkpoints go to ``<home>/checkpoints.db`` through
 the storage backend's checkpointer with the run id as the thread id, inside ``run_scope`` so the run store
 records it like any other run. ``resume=True`` continues from the last checkpoint: tasks whose
-writes were saved (finished map branches included) are not run again."""
+writes were saved are not run again, nor are map branches recorded in ``branches.db``; a run killed
+before its first checkpoint starts afresh from the inputs the run store recorded."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from agentloom.budget import Budget
 from agentloom.citations import Citation
 from agentloom.errors import AgentloomError, ConfigError, RunNotFoundError
 from agentloom.events import Event, ToolResult
+from agentloom.graph import _branches
 from agentloom.graph._interp import lookup
 from agentloom.graph._resources import LazyResources, build_resources, resolve_inputs
 from agentloom.graph._state import jsonable
@@ -67,6 +69,7 @@ class _Run:
     store: RunStore | None
     listeners: list[Listener]
     hits: int = 0
+    afresh: bool = False  # resumed, but killed before its first checkpoint: start from the inputs
 
     def count_hits(self, event: Event) -> None:
         if isinstance(event, ToolResult) and event.status in ("cached", "coalesced"):
@@ -95,12 +98,14 @@ async def run_graph(
     thread_id = run_id or new_run_id()
     db = checkpoint_path()
     config = _langgraph_config(spec, thread_id)
+    afresh = False
     async with backend().checkpointer(db) as saver:
         if resume:
             saved = await saver.aget_tuple(config)
             if saved is None:
-                raise RunNotFoundError(f"run '{run_id}' has no graph checkpoint in {db}; was it started with `loom run`?")
-            values = saved.checkpoint.get("channel_values", {})
+                values, afresh = _recorded_inputs(store, thread_id, db), True
+            else:
+                values = saved.checkpoint.get("channel_values", {})
             resolved = {k: values[k] for k in spec.inputs if values.get(k) is not None}
             if inputs:
                 changed = sorted(k for k, v in inputs.items() if resolved.get(k) != v)
@@ -113,12 +118,27 @@ async def run_graph(
         resources = await asyncio.to_thread(
             build_resources, spec, resolved, graph.refs, graph.base_dir, model_override=model, run_id=thread_id, memory=memory
         )
-        run = _Run(graph, resolved, budget, resources, thread_id, nested, resume, store, list(listeners or []))
+        run = _Run(graph, resolved, budget, resources, thread_id, nested, resume, store, list(listeners or []), afresh=afresh)
         try:
             return await _execute(run, saver, config)
         finally:
             if memory is None and resources.memory is not None and hasattr(resources.memory, "close"):
                 resources.memory.close()
+
+
+def _recorded_inputs(store: RunStore | None, run_id: str, db: Any) -> dict[str, Any]:
+    """The inputs the run store recorded for a run killed before its first checkpoint (it is
+    then started afresh under the same id)."""
+    from agentloom.runstore import RunStore
+
+    try:
+        record = (store or RunStore()).get_run(run_id)
+    except RunNotFoundError:
+        raise RunNotFoundError(f"run '{run_id}' has no graph checkpoint in {db} and no record; was it started with `loom run`?") from None
+    recorded = record.input.get("inputs") if isinstance(record.input, Mapping) else None
+    if record.kind != "graph" or not isinstance(recorded, Mapping):
+        raise RunNotFoundError(f"run '{run_id}' has no graph checkpoint in {db}; was it started with `loom run`?")
+    return dict(recorded)
 
 
 async def _execute(run: _Run, saver: Any, config: Any) -> Result:
@@ -142,16 +162,17 @@ async def _execute(run: _Run, saver: Any, config: Any) -> Result:
             scope.ctx.listeners.extend([*run.listeners, run.count_hits])
         lazy = LazyResources(spec, run.graph.refs, run.graph.base_dir, ready=run.resources)
         app = compile_graph(spec, lazy, checkpointer=saver)
-        start_at = await _budget_restart(app, config) if run.resume else None
-        final = await _invoke(app, None if run.resume else run.inputs, start_at or config, durability, run.thread_id)
+        start_at = await _budget_restart(app, config) if run.resume and not run.afresh else None
+        value = None if run.resume and not run.afresh else run.inputs
+        final = await _invoke(app, value, start_at or config, durability, run.thread_id)
         result = build_result(spec, final, scope.budget, run.hits, run_id=run.thread_id)
-        result.meta["resumed"] = run.resume
-        if start_at is not None:
-            result.meta["continued_after_budget_stop"] = True
+        result = result.with_(meta={"resumed": run.resume, **({"continued_after_budget_stop": True} if start_at is not None else {})})
         scope.output = jsonable(result.output)
         scope.status = "budget_exhausted" if result.budget_limited else "ok"
         scope.usage = result.usage.to_dict()
         scope.meta = {"graph": spec.name, "stop_reason": result.stop_reason, **result.meta}
+    if not result.budget_limited:
+        await _branches.forget(run.thread_id)
     return result
 
 

@@ -14,9 +14,10 @@ from agentloom import tracing
 from agentloom.errors import ConfigError
 from agentloom.memory._database import BankDatabase
 from agentloom.memory._rows import SELECT, entry_id, insert, to_entry
-from agentloom.memory._text import content_hash, count_tokens, value_text
+from agentloom.memory._text import content_hash, value_text
 from agentloom.memory.types import KINDS, AdmissionCandidate, MemoryEntry
 from agentloom.storage import Connection
+from agentloom.tokens import count_tokens
 
 __all__ = ["EntryStore", "store_entry", "log_read"]
 

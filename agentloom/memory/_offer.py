@@ -13,12 +13,13 @@ from agentloom.memory._entries import EntryStore, store_entry
 from agentloom.memory._hygiene import quota_refusal
 from agentloom.memory._rows import entry_id as make_entry_id
 from agentloom.memory._rows import insert
-from agentloom.memory._text import content_hash, count_tokens, fts_query, term_set
+from agentloom.memory._text import content_hash, fts_query, term_set
 from agentloom.memory.admission import AdmissionPolicy
 from agentloom.memory.context import current_task
 from agentloom.memory.features import compute_features
 from agentloom.memory.types import AdmissionCandidate, Decision, Embedder
 from agentloom.storage import Connection
+from agentloom.tokens import count_tokens
 
 __all__ = ["Admission"]
 

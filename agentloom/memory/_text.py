@@ -17,7 +17,6 @@ __all__ = [
     "jaccard",
     "content_hash",
     "normalize_text",
-    "count_tokens",
     "value_text",
     "shorten",
 ]
@@ -103,11 +102,6 @@ def content_hash(kind: str, value: str, fingerprint: str | None = None) -> str:
     normalized value. Two entries with the same hash in one scope are duplicates."""
     basis = f"fp:{fingerprint}" if fingerprint else f"{kind}:{normalize_text(value)}"
     return hashlib.sha256(basis.encode()).hexdigest()[:32]
-
-
-def count_tokens(text: str | None) -> int:
-    """Approximate tokens (four characters each), matching the offline models' count."""
-    return (len(text) + 3) // 4 if text else 0
 
 
 def value_text(value: Any) -> tuple[str, str]:

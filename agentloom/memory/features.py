@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 
-from agentloom.memory._text import count_tokens, jaccard, term_set
+from agentloom.memory._text import jaccard, term_set
 from agentloom.memory.types import AdmissionCandidate, cost_scalar
+from agentloom.tokens import count_tokens
 
 __all__ = ["FEATURE_NAMES", "compute_features", "feature_vector", "relevance"]
 

@@ -33,14 +33,6 @@ __all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "json_va
 
 DEFAULT_MAX_TOKENS = 4096
 
-
-def _text_tokens(text: str) -> int:
-    """An upper bound on tokens: ASCII at ~3 characters a token, anything else a token each
-    (CJK and other scripts can take a token or more per character)."""
-    ascii_chars = sum(1 for ch in text if ch < "\x80")
-    return ascii_chars // 3 + (len(text) - ascii_chars) + 1
-
-
 #: A server asking to be retried later than this (``Retry-After``) gets no retry: the error is
 #: raised at once rather than a run sleeping for minutes.
 MAX_RETRY_AFTER = 60.0
@@ -66,18 +58,12 @@ async def _within_deadline(call: Awaitable[T], budget: Budget | None, what: str)
         raise BudgetExceeded(f"the budget's time ran out during {what}", limit="seconds", budget=budget.name if budget else None) from None
 
 
-def estimate_input_tokens(request: ModelRequest) -> int:
-    """A conservative token count for the prompt, used for the reservation before a call."""
-    total = 8
-    for message in request.messages:
-        total += _text_tokens(message.content or "") + 6
-        for call in message.tool_calls:
-            total += _text_tokens(call.name) + _text_tokens(call.arguments) + 6
-    if request.tools:
-        total += _text_tokens(json.dumps(request.tools))
-    if request.output_type is not None:
-        total += _text_tokens(json.dumps(request.output_type.model_json_schema()))
-    return total
+def estimate_input_tokens(request: ModelRequest, model: str | None = None) -> int:
+    """The prompt's tokens for ``model``, counted by ``agentloom.tokens`` (a real tokenizer, or a
+    labelled conservative estimate), plus the reply's priming: reserved before a call."""
+    from agentloom.tokens import count_request_tokens
+
+    return count_request_tokens(request, model) + 8
 
 
 def strip_fences(text: str) -> str:
@@ -179,7 +165,7 @@ class ModelBase:
     # ----------------------------------------------------------------- accounting
     def estimate(self, request: ModelRequest) -> Cost:
         """The worst-case cost of one attempt, reserved before it is sent."""
-        input_tokens = estimate_input_tokens(request)
+        input_tokens = estimate_input_tokens(request, getattr(self, "name", None))
         output_tokens = request.max_tokens or self.default_max_tokens
         price = self.price()
         usd = price.cost(input_tokens, output_tokens) if price else 0.0
@@ -452,7 +438,7 @@ async def call_model(model: Model, request: ModelRequest) -> Completion:
         return await model.complete(request)
     ctx = tracing.current()
     budget = ctx.budget if ctx else None
-    estimate = Cost(input_tokens=estimate_input_tokens(request), output_tokens=request.max_tokens or DEFAULT_MAX_TOKENS, llm_calls=1)
+    estimate = Cost(input_tokens=estimate_input_tokens(request, getattr(model, "name", None)), output_tokens=request.max_tokens or DEFAULT_MAX_TOKENS, llm_calls=1)
     reservation = budget.reserve(estimate, what=f"model {getattr(model, 'name', 'model')}") if budget else None
     start = time.time()
     try:

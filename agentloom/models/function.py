@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agentloom.budget import Price
-from agentloom.models._tokens import count_request_tokens, count_tokens
 from agentloom.models.base import ModelBase
 from agentloom.models.types import Completion, ModelRequest, ToolCall, Usage
+from agentloom.tokens import count_request_tokens, count_tokens
 
 __all__ = ["FunctionModel"]
 

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentloom.budget import Price
-from agentloom.models._tokens import count_request_tokens, count_tokens
 from agentloom.models.base import ModelBase
 from agentloom.models.types import Completion, Message, ModelRequest, ToolCall, Usage
 from agentloom.text.sections import question_in_messages
+from agentloom.tokens import count_request_tokens, count_tokens
 
 __all__ = ["TestModel", "value_for_schema"]
 

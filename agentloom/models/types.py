@@ -18,12 +18,33 @@ __all__ = [
     "Role",
     "ToolCall",
     "Usage",
+    "canonical_args",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
 
 #: What a request is for. Real models ignore it; ``OfflineModel`` dispatches on it.
 PURPOSES = ("act", "plan", "dag", "join", "verify", "merge", "refine", "write", "summarize", "equivalence")
+
+
+def _normalize_args(value: Any) -> Any:
+    """Tool arguments in one normal form, so identical calls compare equal."""
+    if isinstance(value, str):
+        return " ".join(value.split())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _normalize_args(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [_normalize_args(v) for v in value]
+    if isinstance(value, BaseModel):
+        return _normalize_args(value.model_dump())
+    return value
+
+
+def canonical_args(args: dict[str, Any]) -> str:
+    """Arguments as canonical JSON: sorted keys, collapsed whitespace, 1.0 written as 1."""
+    return json.dumps(_normalize_args(args), sort_keys=True, separators=(",", ":"), default=str)
 
 
 @dataclass(frozen=True, slots=True)

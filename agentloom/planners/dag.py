@@ -31,7 +31,11 @@ from agentloom.errors import BudgetExceeded, ConfigError, ModelOutputError, Plan
 from agentloom.models.base import ModelBase, call_model, json_values
 from agentloom.models.resolve import resolve_model
 from agentloom.models.types import Message, Model, ModelRequest
-from agentloom.planners._dag_prompts import (
+from agentloom.planners._dag_prompts import result_line, tool_line
+from agentloom.planners._dag_validate import check_task, task_refs, validate_plan
+from agentloom.planners.dag_schema import DAGPlanSchema, JoinDecision, PlanTask
+from agentloom.runstore import RunStore
+from agentloom.text.dag_lines import (
     FEEDBACK,
     JOIN_INSTRUCTIONS,
     NEXT_ID,
@@ -39,12 +43,7 @@ from agentloom.planners._dag_prompts import (
     PLAN_FORMAT_JSONL,
     PLAN_INSTRUCTIONS,
     QUESTION,
-    result_line,
-    tool_line,
 )
-from agentloom.planners._dag_validate import check_task, task_refs, validate_plan
-from agentloom.planners.dag_schema import DAGPlanSchema, JoinDecision, PlanTask
-from agentloom.runstore import RunStore
 from agentloom.tools.base import Tool, ToolResult, canonical_args, tool
 from agentloom.tools.executor import Task, ToolExecutor
 

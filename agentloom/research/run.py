@@ -118,8 +118,7 @@ def _as_report(result: Result, store: RunStore | None) -> Result:
     answer in ``meta``, and store the report as the run's ``report.md`` artifact."""
     output = result.output if isinstance(result.output, dict) else {}
     report = str(output.get("report") or "")
-    result.meta["short_answer"] = str(output.get("answer") or "")
-    result.output = report
+    result = result.with_(output=report, meta={"short_answer": str(output.get("answer") or "")})
     if result.run_id and report:
         own = store is None
         target = store or RunStore()

@@ -1,7 +1,7 @@
 """Lexical helpers shared by the verifiers, the crossovers and any model that answers them:
 sentences, content terms, citation support, near-duplicates, and the JSON payload that
-carries candidates and passages inside a request's messages (``payload_request`` builds such
-a request, ``read_payload`` reads it back)."""
+carries candidates and passages inside a request's messages (``render_payload`` writes it,
+``read_payload`` reads it back)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,9 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentloom.citations import CITE_ID, CITE_MARKER, cited_ids
-from agentloom.models.types import Message, ModelRequest
-
-if TYPE_CHECKING:
-    from pydantic import BaseModel
 
 __all__ = [
     "STOPWORDS",
@@ -26,7 +22,6 @@ __all__ = [
     "jaccard",
     "near_duplicate",
     "numbers_in",
-    "payload_request",
     "read_payload",
     "render_payload",
     "split_sentences",
@@ -205,29 +200,6 @@ def claim_support(claim: str, passage_texts: Iterable[str]) -> Support:
 def render_payload(payload: Mapping[str, Any]) -> str:
     """The request's data as a fenced JSON block (what real models read and offline handlers parse)."""
     return "```json\n" + json.dumps(payload, ensure_ascii=False, indent=1, default=str) + "\n```"
-
-
-def payload_request(
-    system: str,
-    payload: Mapping[str, Any],
-    *,
-    purpose: str,
-    max_tokens: int,
-    metadata: dict[str, Any],
-    output_type: type[BaseModel] | None = None,
-    instruction: str | None = None,
-) -> ModelRequest:
-    """A deterministic (temperature 0) request: the ``system`` message, then a user message with
-    the optional ``instruction`` and ``payload`` as a fenced JSON block."""
-    body = render_payload(payload)
-    return ModelRequest(
-        messages=[Message.system(system), Message.user(f"{instruction}\n\n{body}" if instruction else body)],
-        output_type=output_type,
-        temperature=0.0,
-        max_tokens=max_tokens,
-        purpose=purpose,
-        metadata=metadata,
-    )
 
 
 def read_payload(messages: Iterable[Any], metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any, get_type_hints, overload
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from agentloom.errors import ConfigError, ToolArgumentError
+from agentloom.models.types import canonical_args
 
 __all__ = ["Tool", "ToolResult", "ToolArgumentError", "tool", "fingerprint", "canonical_args"]
 
@@ -196,25 +197,6 @@ def tool(
         )
 
     return wrap(fn) if fn is not None else wrap
-
-
-def _normalize(value: Any) -> Any:
-    if isinstance(value, str):
-        return " ".join(value.split())
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {str(k): _normalize(v) for k, v in sorted(value.items())}
-    if isinstance(value, list | tuple):
-        return [_normalize(v) for v in value]
-    if isinstance(value, BaseModel):
-        return _normalize(value.model_dump())
-    return value
-
-
-def canonical_args(args: dict[str, Any]) -> str:
-    """Arguments as canonical JSON: sorted keys, collapsed whitespace, 1.0 written as 1."""
-    return json.dumps(_normalize(args), sort_keys=True, separators=(",", ":"), default=str)
 
 
 def fingerprint(tool_name: str, args: dict[str, Any]) -> str:

@@ -17,15 +17,23 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agentloom._paths import loom_home
 from agentloom.errors import CorpusError
 from agentloom.storage.sqlite import DBLock, open_db
-from agentloom.tools._html import TextLine, html_to_lines
+from agentloom.tools._corpus_files import (
+    MAX_FILE_BYTES,
+    SUFFIXES,
+    CorpusRoot,
+    Found,
+    default_index_path,
+    resolve_roots,
+    scan,
+)
+from agentloom.tools._passages import Passage, passage_id, split_passages, text_lines
 from agentloom.tools.base import Tool
 
 __all__ = [
@@ -39,14 +47,6 @@ __all__ = [
     "split_passages",
 ]
 
-#: File suffixes that are indexed, and how each is read.
-SUFFIXES: dict[str, str] = {".md": "md", ".markdown": "md", ".txt": "txt", ".html": "html", ".htm": "html"}
-#: Passage size bounds: characters and lines of passage text.
-MAX_PASSAGE_CHARS = 800
-MAX_PASSAGE_LINES = 25
-_PIECE_CHARS = MAX_PASSAGE_CHARS - 100  # pieces of an over-long line leave room for a heading
-#: Files larger than this are skipped (a corpus of documents, not of logs or dumps).
-MAX_FILE_BYTES = 32 * 1024 * 1024
 #: Most results one search returns.
 MAX_K = 50
 
@@ -56,8 +56,6 @@ _SCHEMA_VERSION = "1"
 _TOKENIZE = "porter unicode61 remove_diacritics 2"
 _BATCH_FILES = 500  # files per write transaction: progress survives an interrupted cold build
 _RACY_NS = 2_000_000_000  # a file modified this close to when it was read is re-hashed next time
-_SKIP_DIRS = frozenset({"node_modules", "__pycache__", "venv", "site-packages"})
-_MD_HEADING = re.compile(r"^ {0,3}#{1,6}(\s|$)")
 _WORD = re.compile(r"\w+")
 _ID = re.compile(r"p_[0-9a-f]{10}")
 _STOPWORDS = frozenset(
@@ -71,14 +69,6 @@ _STOPWORDS = frozenset(
 
 
 # --------------------------------------------------------------------------- values
-@dataclass(frozen=True, slots=True)
-class CorpusRoot:
-    """One corpus folder: its label (the folder's name, made unique) and absolute path."""
-
-    name: str
-    path: Path
-
-
 @dataclass(slots=True)
 class RefreshStats:
     """What one refresh did."""
@@ -98,170 +88,6 @@ class RefreshStats:
         return out
 
 
-@dataclass(slots=True)
-class _Found:
-    key: str
-    root: str
-    rel: str
-    abspath: str
-    kind: str
-    mtime_ns: int
-    size: int
-
-
-@dataclass(slots=True)
-class _Passage:
-    line_start: int
-    line_end: int
-    text: str
-    heading: str
-
-
-# --------------------------------------------------------------------------- text -> passages
-def _text_lines(kind: str, text: str) -> tuple[str, list[TextLine]]:
-    """A document's title (HTML only) and its lines with source line numbers and heading flags."""
-    if kind == "html":
-        return html_to_lines(text)
-    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if raw_lines and raw_lines[-1] == "":
-        raw_lines.pop()
-    out: list[TextLine] = []
-    fence: str | None = None
-    for number, raw in enumerate(raw_lines, 1):
-        line = raw.rstrip()
-        heading = False
-        if kind == "md":
-            stripped = line.lstrip()
-            if stripped.startswith(("```", "~~~")):
-                marker = stripped[:3]
-                if fence is None:
-                    fence = marker
-                elif marker == fence:
-                    fence = None
-            elif fence is None and _MD_HEADING.match(line):
-                heading = True
-        out.append(TextLine(number, line, heading))
-    return "", out
-
-
-def _pieces(line: TextLine) -> list[TextLine]:
-    """A line that alone exceeds the passage bound, cut at spaces into bounded pieces (with
-    room left for a heading before the first piece)."""
-    if len(line.text) <= MAX_PASSAGE_CHARS:
-        return [line]
-    size = _PIECE_CHARS
-    pieces: list[TextLine] = []
-    text, start, end = line.text, 0, len(line.text)
-    while end - start > size:  # walk an offset, never re-slice the rest: linear in the line's length
-        cut = text.rfind(" ", start + size // 2, start + size + 1)
-        if cut <= start:
-            cut = start + size
-        pieces.append(TextLine(line.line, text[start:cut].rstrip(), line.heading))
-        start = cut
-        while start < end and text[start] == " ":
-            start += 1
-    if start < end:
-        pieces.append(TextLine(line.line, text[start:], line.heading))
-    return pieces
-
-
-def _blocks(lines: list[TextLine]) -> Iterator[list[TextLine]]:
-    """Paragraphs: runs of non-blank lines; a heading line is a block of its own."""
-    block: list[TextLine] = []
-    for line in lines:
-        if not line.text.strip():
-            if block:
-                yield block
-                block = []
-            continue
-        if line.heading:
-            if block:
-                yield block
-            yield [line]
-            block = []
-            continue
-        block.append(line)
-    if block:
-        yield block
-
-
-def split_passages(lines: list[TextLine], *, verbatim: bool = True) -> list[_Passage]:
-    """Pack paragraphs into passages of at most ``MAX_PASSAGE_CHARS`` characters and
-    ``MAX_PASSAGE_LINES`` lines; a heading starts a new passage and stays with what follows it.
-
-    ``verbatim`` (Markdown, text): a passage is the file's own lines from its first to its last
-    line, blank lines included. Otherwise (HTML) paragraphs are joined by one blank line.
-    """
-    passages: list[_Passage] = []
-    parts: list[str] = []
-    first = last = chars = nlines = 0
-    only_headings = True
-    heading = passage_heading = ""
-
-    def gap(prev: int, line: TextLine, new_block: bool) -> str:
-        if line.line == prev:
-            return " "  # the next piece of an over-long line (never actually joined, see below)
-        if verbatim:
-            return "\n" * (line.line - prev)
-        return "\n\n" if new_block else "\n"
-
-    def fits(extra_chars: int, extra_lines: int) -> bool:
-        return chars + extra_chars <= MAX_PASSAGE_CHARS and nlines + extra_lines <= MAX_PASSAGE_LINES
-
-    def flush() -> None:
-        nonlocal parts, chars, nlines, only_headings
-        if parts:
-            passages.append(_Passage(first, last, "".join(parts), passage_heading))
-        parts, chars, nlines, only_headings = [], 0, 0, True
-
-    def add(line: TextLine, new_block: bool) -> None:
-        nonlocal first, last, chars, nlines, passage_heading, only_headings
-        if parts:
-            sep = gap(last, line, new_block)
-            nlines += sep.count("\n")
-        else:
-            sep, first, nlines, passage_heading = "", line.line, 1, heading
-        last = line.line
-        parts.append(sep + line.text)
-        chars += len(sep) + len(line.text)
-        only_headings = only_headings and line.heading
-
-    for block in _blocks(lines):
-        if block[0].heading:
-            flush()
-            heading = block[0].text.lstrip("# ").strip()
-        expanded = [piece for line in block for piece in _pieces(line)]
-        if parts:
-            extra_chars = extra_lines = 0
-            prev = last
-            for i, line in enumerate(expanded):
-                sep = gap(prev, line, i == 0)
-                extra_chars += len(sep) + len(line.text)
-                extra_lines += sep.count("\n")
-                prev = line.line
-            if fits(extra_chars, extra_lines):
-                for i, line in enumerate(expanded):
-                    add(line, i == 0)
-                continue
-            if not only_headings:
-                flush()
-        for i, line in enumerate(expanded):
-            if parts:
-                sep = gap(last, line, i == 0)
-                # pieces of one over-long line never share a passage: no separator is invented
-                if line.line == last or not fits(len(sep) + len(line.text), sep.count("\n")):
-                    flush()
-            add(line, i == 0)
-    flush()
-    return passages
-
-
-def _passage_id(root: str, rel: str, line_start: int, text: str, salt: int = 0) -> str:
-    text_hash = hashlib.sha1(text.encode("utf-8")).hexdigest()
-    seed = f"{root}\x00{rel}\x00{line_start}\x00{text_hash}" + (f"\x00{salt}" if salt else "")
-    return "p_" + hashlib.sha1(seed.encode("utf-8")).hexdigest()[:10]
-
-
 def fts_query(query: str) -> str:
     """A safe FTS5 MATCH expression for free text: each word quoted, OR-combined, common words
     dropped (unless nothing else is left). Empty when the text has no searchable word."""
@@ -273,94 +99,6 @@ def fts_query(query: str) -> str:
     return " OR ".join(f'"{t}"' for t in kept[:32])
 
 
-# --------------------------------------------------------------------------- roots and paths
-def _resolve_roots(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[CorpusRoot]:
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    if not paths:
-        raise CorpusError("no corpus folder given; pass a folder of .md, .txt or .html files")
-    resolved: list[Path] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.exists():
-            raise CorpusError(f"corpus path {raw} does not exist; pass a folder of .md, .txt or .html files")
-        if not path.is_dir():
-            raise CorpusError(f"corpus path {raw} is not a folder; pass the folder that holds the documents")
-        full = path.resolve()
-        if full not in resolved:
-            resolved.append(full)
-    # a folder inside another given folder is already covered by it
-    resolved = [p for p in resolved if not any(o != p and p.is_relative_to(o) for o in resolved)]
-    roots: list[CorpusRoot] = []
-    used: set[str] = set()
-    for full in sorted(resolved):
-        base = re.sub(r"[^\w.\-]+", "_", full.name) or "root"
-        name, n = base, 1
-        while name in used:
-            n += 1
-            name = f"{base}-{n}"
-        used.add(name)
-        roots.append(CorpusRoot(name, full))
-    return roots
-
-
-def default_index_path(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> Path:
-    """``<loom home>/index/<name>-<hash of the absolute corpus paths>.db``."""
-    roots = _resolve_roots(paths)
-    digest = hashlib.sha1("\n".join(str(r.path) for r in roots).encode("utf-8")).hexdigest()[:12]
-    name = "+".join(r.name for r in roots)[:60]
-    return loom_home() / "index" / f"{name}-{digest}.db"
-
-
-def _printable(name: str) -> str:
-    """A file name as valid UTF-8 text: undecodable bytes (kept by the OS as surrogates) become
-    ``\\xNN`` escapes, so keys, ids and displays never fail to encode."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _inside(path: str, root: str) -> bool:
-    """Whether ``path``, links resolved, lies within ``root`` (already resolved)."""
-    try:
-        return os.path.commonpath([os.path.realpath(path), root]) == root
-    except ValueError:
-        return False
-
-
-def _scan(root: CorpusRoot, follow_symlinks: bool = False) -> list[_Found]:
-    """Every indexable file under ``root`` (hidden and vendored folders skipped), with its stat.
-    A symlink whose target lies outside the corpus is left out unless ``follow_symlinks``."""
-    found: list[_Found] = []
-    base = str(root.path)
-    real_base = os.path.realpath(base)
-    stack = [base]
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            name = entry.name
-            if name.startswith(".") or name in _SKIP_DIRS:
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                    continue
-                kind = SUFFIXES.get(os.path.splitext(name)[1].lower())
-                if kind is None or not entry.is_file():
-                    continue
-                if entry.is_symlink() and not follow_symlinks and not _inside(entry.path, real_base):
-                    continue
-                st = entry.stat()
-            except OSError:
-                continue
-            rel = _printable(entry.path[len(base) + 1 :].replace(os.sep, "/"))
-            found.append(_Found(f"{root.name}/{rel}", root.name, rel, entry.path, kind, st.st_mtime_ns, st.st_size))
-    return found
-
-
-# --------------------------------------------------------------------------- the index
 class CorpusIndex:
     """An FTS5 index over one or more corpus folders; safe to search from many threads at once.
 
@@ -375,7 +113,7 @@ class CorpusIndex:
         *,
         follow_symlinks: bool | None = None,
     ) -> None:
-        self.roots = _resolve_roots(paths)
+        self.roots = resolve_roots(paths)
         self.follow_symlinks = follow_symlinks
         self.index_path = Path(index_path) if index_path is not None else default_index_path([r.path for r in self.roots])
         self._lock = threading.RLock()
@@ -453,12 +191,12 @@ class CorpusIndex:
         when a folder is missing or holds no readable .md/.txt/.html text.
         """
         started = time.perf_counter()
-        found: list[_Found] = []
+        found: list[Found] = []
         follow = self._follow_symlinks()
         for root in self.roots:
             if not root.path.is_dir():
                 raise CorpusError(f"corpus path {root.path} does not exist any more")
-            files = _scan(root, follow)
+            files = scan(root, follow)
             if not files:
                 raise CorpusError(f"corpus folder {root.path} holds no .md, .txt or .html files")
             found.extend(files)
@@ -512,7 +250,7 @@ class CorpusIndex:
             out[key] = (mtime_ns, size, sha1, read_ns)
         return out
 
-    def _refresh_file(self, conn: sqlite3.Connection, item: _Found, stored: tuple[int, int, str, int] | None) -> str:
+    def _refresh_file(self, conn: sqlite3.Connection, item: Found, stored: tuple[int, int, str, int] | None) -> str:
         """Index one file if it changed; returns the RefreshStats field to count it under."""
         if stored is not None:
             mtime_ns, size, _, read_ns = stored
@@ -537,7 +275,7 @@ class CorpusIndex:
                 (item.mtime_ns / 1e9, item.mtime_ns, len(data), read_ns, item.key),
             )
             return "unchanged"
-        title, lines = _text_lines(item.kind, data.decode("utf-8-sig", errors="replace"))
+        title, lines = text_lines(item.kind, data.decode("utf-8-sig", errors="replace"))
         passages = split_passages(lines, verbatim=item.kind != "html")
         if stored is not None:
             conn.execute("DELETE FROM passages WHERE file = ?", (item.key,))
@@ -558,9 +296,9 @@ class CorpusIndex:
         return "indexed"
 
     @staticmethod
-    def _assign_ids(conn: sqlite3.Connection, item: _Found, passages: list[_Passage]) -> list[str]:
+    def _assign_ids(conn: sqlite3.Connection, item: Found, passages: list[Passage]) -> list[str]:
         """Stable ids; a (vanishingly rare) clash with another passage gets a salted id."""
-        ids = [_passage_id(item.root, item.rel, p.line_start, p.text) for p in passages]
+        ids = [passage_id(item.root, item.rel, p.line_start, p.text) for p in passages]
         taken: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
@@ -570,10 +308,10 @@ class CorpusIndex:
         for base, p in zip(ids, passages, strict=True):
             pid, salt = base, next_salt.get(base, 0)
             if salt:
-                pid = _passage_id(item.root, item.rel, p.line_start, p.text, salt)
+                pid = passage_id(item.root, item.rel, p.line_start, p.text, salt)
             while pid in taken:
                 salt += 1
-                pid = _passage_id(item.root, item.rel, p.line_start, p.text, salt)
+                pid = passage_id(item.root, item.rel, p.line_start, p.text, salt)
             next_salt[base] = salt + 1
             taken.add(pid)
             out.append(pid)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentloom import tracing
-from agentloom.agents._verify_text import near_duplicate, payload_request, split_sentences, with_markers
+from agentloom.agents._verify_text import payload_request
 from agentloom.agents.candidates import Candidate
 from agentloom.agents.crossover._base import (
     VerdictsArg,
@@ -21,9 +21,10 @@ from agentloom.agents.crossover._base import (
 from agentloom.agents.grounding import drop_ungrounded
 from agentloom.citations import Citation, cited_ids
 from agentloom.errors import ConfigError, ModelError
-from agentloom.models._tokens import count_tokens
 from agentloom.models.base import call_model
 from agentloom.models.types import Model
+from agentloom.text.lexical import near_duplicate, split_sentences, with_markers
+from agentloom.tokens import count_tokens
 
 __all__ = ["DistillRefine", "Workspace"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -83,7 +84,7 @@ class FieldCrossover:
             parents=parents,
             meta={"field_sources": sources, "field_scores": chosen_scores, **({"error": error} if error else {})},
         )
-        child.citations = cited_ids(json.dumps(child.output_dict() or {}, ensure_ascii=False))
+        child = replace(child, citations=cited_ids(json.dumps(child.output_dict() or {}, ensure_ascii=False)))
         tracing.emit(
             "crossover",
             self.name,

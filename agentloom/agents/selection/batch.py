@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from agentloom import tracing
 from agentloom.agents.candidates import Candidate
-from agentloom.agents.selection._judging import judge
+from agentloom.agents.selection.judging import judge
 from agentloom.agents.selection.policies import FirstFinish, Policy, Quorum, agreement
 from agentloom.agents.selection.results import SelectionResult
 from agentloom.errors import VerifierError

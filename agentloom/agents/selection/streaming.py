@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from agentloom import tracing
-from agentloom.agents.selection._judging import as_candidate, verify_into
+from agentloom.agents.selection.judging import as_candidate, verify_into
 from agentloom.agents.selection.policies import Entry, FirstFinish, Policy, Quorum, agreement
 from agentloom.agents.selection.results import SavedEstimate, SelectionResult
 from agentloom.budget import Budget, Cost
@@ -181,7 +181,7 @@ class _Race:
             return
         candidate = as_candidate(task.result(), state.index)
         if state.budget is not None and candidate.cost.llm_calls == 0 and candidate.cost.tokens == 0:
-            candidate.cost = Cost() + state.budget.spent
+            candidate = replace(candidate, cost=Cost() + state.budget.spent)
         self.finished.append(state)
         self.pool, hit = await verify_into(self.verifier, self.pool, [candidate], self.question, self.name)
         self.budget_hit = self.budget_hit or hit

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from agentloom.agents._verify_text import claim_support, split_sentences, strip_markers
 from agentloom.agents.candidates import Candidate, Verdict, coerce_passages
 from agentloom.agents.verifiers._base import VerifierBase
 from agentloom.agents.verifiers._calls import ask_judge, bounded, passage_payload, resolve
 from agentloom.agents.verifiers.schemas import EntailmentJudgment
 from agentloom.citations import Citation, cited_ids
 from agentloom.models.types import Model
+from agentloom.text.lexical import claim_support, split_sentences, strip_markers
 
 __all__ = ["CitationVerifier"]
 

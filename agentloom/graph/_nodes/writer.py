@@ -27,11 +27,21 @@ def _findings(value: Any, source: str) -> list[dict[str, str]]:
     for item in items:
         if item is None:
             continue
-        title = ""
+        finding = {"title": "", "text": text_of(item)}
         if isinstance(item, Mapping):
-            title = str(item.get("task") or item.get("question") or item.get("title") or "")
-        out.append({"title": title, "text": text_of(item)})
+            finding["title"] = str(item.get("task") or item.get("question") or item.get("title") or "")
+            if item.get("grounded") is False:
+                finding["grounded"] = "no"
+        out.append(finding)
     return out
+
+
+def _set_aside_ungrounded(findings: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[str]]:
+    """Findings an agent marked ungrounded (it cited nothing the run looked up) are not evidence:
+    they are kept out of the report's inputs, and the report names the sub-questions they answered."""
+    kept = [f for f in findings if f.get("grounded") != "no"]
+    set_aside = [f["title"] or "(untitled)" for f in findings if f.get("grounded") == "no"]
+    return kept, set_aside
 
 
 def _usage_for_report(scope: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,6 +80,10 @@ async def run_writer(n: WriterNode, name: str, scope: Mapping[str, Any], res: Re
         for c in candidates_from(value, source.split(".")[0])[0]:
             for pid, p in c.passages.items():
                 passages.setdefault(pid, p)
+    findings, ungrounded = _set_aside_ungrounded(findings)
+    if ungrounded:
+        tracing.emit("grounding", name, status="error", data={"ungrounded_answers": ungrounded,
+                     "reason": "answers that cite nothing the run looked up are left out of the report"})
     writer = Writer(
         res.model(n.model),
         max_tokens=as_int(render(n.max_tokens, scope), f"{name}.max_tokens"),
@@ -78,13 +92,14 @@ async def run_writer(n: WriterNode, name: str, scope: Mapping[str, Any], res: Re
     limited = False
     try:
         # usage is read after the writer's own model call, so the footer counts it too
-        report = await writer.write(question, findings, passages, usage=lambda: _usage_for_report(scope), partial=partial)
+        report = await writer.write(question, findings, passages, usage=lambda: _usage_for_report(scope), partial=partial,
+                                    ungrounded=ungrounded)
     except BudgetExceeded:
         # No budget left for the model: still write the report, extractively and marked partial.
         from agentloom.agents.writer import finalize, findings_body
 
         body = findings_body(question, findings)
-        report = finalize(body, passages, question=question, usage=_usage_for_report(scope), partial=True)
+        report = finalize(body, passages, question=question, usage=_usage_for_report(scope), partial=True, ungrounded=ungrounded)
         limited = True
     return (
         {

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from agentloom.budget import Price
 from agentloom.errors import ModelError
-from agentloom.models._tokens import count_request_tokens, count_tokens
 from agentloom.models.base import ModelBase
 from agentloom.models.types import Completion, ModelRequest, Usage
+from agentloom.tokens import count_request_tokens, count_tokens
 
 __all__ = ["OfflineModel", "HANDLERS"]
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentloom.citations import Citation, collect_passages
-from agentloom.models.types import Message, ToolCall
-from agentloom.tools.base import canonical_args
+from agentloom.models.types import Message, ToolCall, canonical_args
 
 __all__ = [
     "Exchange",

@@ -44,8 +44,7 @@ from agentloom.models.offline._evidence import (
     select,
 )
 from agentloom.models.offline._queries import search_queries
-from agentloom.models.types import Completion, ModelRequest, ToolCall
-from agentloom.tools.base import canonical_args
+from agentloom.models.types import Completion, ModelRequest, ToolCall, canonical_args
 
 __all__ = ["answer", "explicit_expression", "plan_calculation", "respond", "search_queries", "structured", "tool_width"]
 

@@ -17,9 +17,8 @@ import re
 from typing import Any
 
 from agentloom.models.offline.plan import question_of, split_question
-from agentloom.models.types import Completion, ModelRequest
+from agentloom.models.types import Completion, ModelRequest, canonical_args
 from agentloom.text.dag_lines import NEXT_ID, PLAN_FORMAT_JSONL, RESULT_PREFIX, TOOL_PREFIX, parse_prefixed
-from agentloom.tools.base import canonical_args
 
 __all__ = ["respond", "plan_tasks"]
 
@@ -179,7 +178,8 @@ def _fresh(question: str, tools: list[dict[str, Any]], next_id: int) -> list[dic
     return tasks
 
 
-def _empty(value: Any) -> bool:
+def is_empty_result(value: Any) -> bool:
+    """Whether a task result holds nothing: None or an empty string, list or dict."""
     if value is None:
         return True
     if isinstance(value, str | list | dict) and not value:
@@ -204,7 +204,7 @@ def _replan(question: str, tools: list[dict[str, Any]], executed: list[dict[str,
         if int(entry.get("plan", latest)) != latest:
             continue
         status = entry.get("status")
-        bad = status == "error" or (status == "ok" and _empty(entry.get("result")))
+        bad = status == "error" or (status == "ok" and is_empty_result(entry.get("result")))
         if not bad or "DependencyFailed" in str(entry.get("error", "")):
             continue
         tool = by_name.get(str(entry.get("tool")))

@@ -15,7 +15,7 @@ from typing import Any
 
 from agentloom.citations import Citation, collect_passages
 from agentloom.models.offline import _text
-from agentloom.models.offline.dag import _empty
+from agentloom.models.offline.dag import is_empty_result
 from agentloom.models.offline.plan import question_of
 from agentloom.models.types import Completion, ModelRequest
 from agentloom.text.dag_lines import RESULT_PREFIX, parse_prefixed
@@ -94,7 +94,7 @@ def respond(request: ModelRequest) -> Completion:
             continue
         if entry.get("status") == "error":
             problems.append(f"{_describe(entry)} failed: {entry.get('error', 'error')}")
-        elif entry.get("status") == "ok" and _empty(entry.get("result")):
+        elif entry.get("status") == "ok" and is_empty_result(entry.get("result")):
             problems.append(f"{_describe(entry)} returned no evidence")
         elif entry.get("status") == "not run":
             problems.append(f"{_describe(entry)} did not run")

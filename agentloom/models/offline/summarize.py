@@ -9,7 +9,6 @@ added best first, without near-duplicates, until ``max_tokens`` is reached.
 from __future__ import annotations
 
 from agentloom.citations import CITE_MARKER
-from agentloom.models._tokens import count_tokens
 from agentloom.models.offline import _text
 from agentloom.models.offline._evidence import (
     Candidate,
@@ -22,6 +21,7 @@ from agentloom.models.offline._evidence import (
     passages_in,
 )
 from agentloom.models.types import Completion, Message, ModelRequest
+from agentloom.tokens import count_tokens
 
 __all__ = ["respond", "summarize"]
 
