@@ -121,3 +121,32 @@ def test_cli_unreachable_database_is_one_line(tmp_path: Path, capsys: pytest.Cap
     code, out, err = run_cli(["--database-url", f"postgresql://u:pw@/loom?host={tmp_path}&port=1", "runs", "list"], capsys)
     assert code != 0 and "cannot connect to Postgres" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and "pw@" not in err
+
+
+@pytest.mark.postgres
+def test_a_graphs_database_key_selects_postgres_unless_the_process_chose(pg_url: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``database: ${env:VAR}`` in YAML puts the run (and its shared budget) in that database;
+    AGENTLOOM_DATABASE_URL, when set, wins."""
+    import os
+
+    spec = tmp_path / "g.yaml"
+    spec.write_text("version: 1\nname: where\ndatabase: ${env:LOOM_TEST_DB}\nbudget: {llm_calls: 5, shared: yamlpg}\n"
+                    "nodes:\n  solve: {kind: agent, task: 'What is 2 + 2?', tools: []}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "AGENTLOOM_DATABASE_URL"} | {"LOOM_TEST_DB": pg_url}
+    done = subprocess.run([sys.executable, "-m", "agentloom.cli", "run", str(spec), "--model", "offline", "--json", "-q"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    run_id = json.loads(done.stdout)["run_id"]
+    from agentloom.runstore import RunStore
+
+    assert RunStore().get_run(run_id).status == "ok"  # this process reads Postgres (pg_url set it)
+    from agentloom.shared_budget import SharedLimits
+
+    assert SharedLimits("yamlpg", {}).totals().spent["llm_calls"] >= 1
+    env_first = env | {"AGENTLOOM_DATABASE_URL": f"postgresql://nobody@/x?host={tmp_path}&port=1&connect_timeout=2"}
+    refused = subprocess.run([sys.executable, "-m", "agentloom.cli", "run", str(spec), "--model", "offline", "-q"],
+                             capture_output=True, text=True, env=env_first, cwd=tmp_path, timeout=120)
+    assert refused.returncode == 2 and "cannot connect to Postgres" in refused.stderr  # the env var won

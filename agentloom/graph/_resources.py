@@ -13,7 +13,7 @@ from typing import Any
 
 from agentloom.errors import ConfigError
 from agentloom.graph import _interp
-from agentloom.graph.spec import GraphSpec, InputSpec, MemorySpec, ModelSpec, ToolSpec, type_fits
+from agentloom.graph.spec import CacheSpec, GraphSpec, InputSpec, MemorySpec, ModelSpec, ToolSpec, type_fits
 from agentloom.models.types import Model
 
 __all__ = ["LazyResources", "Resources", "build_resources", "resolve_inputs"]
@@ -124,10 +124,13 @@ def _build_model(name: str, mspec: ModelSpec, inputs: Mapping[str, Any], refs: M
 
 # --------------------------------------------------------------------------- tools
 def _with_options(tool: Any, tspec: ToolSpec) -> Any:
-    from agentloom.tools.base import Tool
+    from agentloom.tools.base import CachePolicy, Tool
 
-    overrides = {k: getattr(tspec, k) for k in ("timeout", "max_concurrency", "retries", "cacheable") if getattr(tspec, k) is not None}
-    if not overrides:
+    overrides = {k: getattr(tspec, k) for k in ("timeout", "max_concurrency", "retries") if getattr(tspec, k) is not None}
+    cache = tspec.cache
+    if cache is None and tspec.cacheable is not None:
+        cache = CacheSpec(enabled=tspec.cacheable, ttl=None)
+    if not overrides and cache is None:
         return tool
     options = {
         "name": tool.name,
@@ -135,9 +138,14 @@ def _with_options(tool: Any, tspec: ToolSpec) -> Any:
         "timeout": tool.timeout,
         "max_concurrency": tool.max_concurrency,
         "retries": tool.retries,
-        "cacheable": tool.cacheable,
+        "remote": tool.remote,
+        "num_cpus": tool.num_cpus,
+        "cache": tool.cache if cache is None else None if not cache.enabled
+        else CachePolicy(ttl=cache.ttl) if cache.ttl is not None else (tool.cache or CachePolicy()),
     } | overrides
-    return Tool(tool.fn, **options)
+    rebuilt = Tool(tool.fn, **options)
+    rebuilt.cache_scope = tool.cache_scope
+    return rebuilt
 
 
 def _as_tools(obj: Any, where: str) -> list[Any]:

@@ -105,7 +105,7 @@ class Admission:
                     "run": candidate.run, "step": step, "citations": json.dumps(candidate.citations),
                     "cost_tokens": int(candidate.cost_tokens), "cost_usd": float(candidate.cost_usd),
                     "cost_seconds": float(candidate.cost_seconds), "tokens": tokens, "last_used": None, "verified": 0,
-                }, now=now, ttl=self.store.ttl)
+                }, now=now, ttl=_tightest(self.store.ttl, candidate.ttl))
                 if rid is not None:
                     entry_id = make_entry_id(ns, chash)
                     if index is not None and vector is not None:
@@ -169,3 +169,9 @@ class Admission:
         except Exception as exc:  # an embedder failure never loses the entry
             log.warning("memory embedder failed; storing without a vector: %s", exc)
             return None
+
+
+def _tightest(*ttls: float | None) -> float | None:
+    """The shortest of the given lifetimes (None: no limit)."""
+    set_ttls = [t for t in ttls if t is not None]
+    return min(set_ttls) if set_ttls else None
