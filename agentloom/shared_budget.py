@@ -23,7 +23,7 @@ from agentloom._paths import loom_home
 from agentloom.errors import BudgetExceeded, ConfigError
 from agentloom.storage import Connection, Database, open_database
 
-__all__ = ["LEASE_SECONDS", "METERED", "SharedLimits", "SharedTotals"]
+__all__ = ["LEASE_SECONDS", "METERED", "SharedLimits", "SharedTotals", "budgets_database"]
 
 #: Seconds a reservation of a process that stopped renewing it (it died) stays held.
 LEASE_SECONDS = 60.0
@@ -51,7 +51,7 @@ _open: dict[str, Database] = {}
 _open_lock = threading.Lock()
 
 
-def _database() -> Database:
+def budgets_database() -> Database:
     """The budgets store on the backend in use (one per home or URL, shared by this process)."""
     home = loom_home()
     key = os.environ.get("AGENTLOOM_DATABASE_URL") or str(home)
@@ -108,7 +108,7 @@ class SharedLimits:
         self.name = name
         self.lease = lease
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.db = _database()
+        self.db = budgets_database()
         given = {k: limits.get(k) for k in METERED}
         self.limits = self._agree(given)
         self._live: set[str] = set()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import socket
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -120,7 +122,11 @@ class RayExecutor:
         return value, Placement("ray", str(node_id), str(worker_id), int(pid))
 
     def here(self) -> Placement:
-        context = self.start().get_runtime_context()
+        """The driver: its Ray node and worker ids once Ray is up (never started just for this)."""
+        ray = sys.modules.get("ray")
+        if ray is None or not ray.is_initialized():
+            return Placement("driver", socket.gethostname(), "", os.getpid())
+        context = ray.get_runtime_context()
         return Placement("driver", str(context.get_node_id()), str(context.get_worker_id()), os.getpid())
 
     def __repr__(self) -> str:

@@ -107,19 +107,25 @@ def _build_model(name: str, mspec: ModelSpec, inputs: Mapping[str, Any], refs: M
 
     where = f"models.{name}"
     params = _interp.resolve_env(_interp.render(mspec.params, inputs), f"{where}.params")
+    rate_limit = None
+    if mspec.rate_limits is not None:
+        from agentloom.rate_limits import RateLimit
+
+        rate_limit = RateLimit(**mspec.rate_limits.model_dump())
     if mspec.ref is not None:
         obj = refs[mspec.ref]
         if hasattr(obj, "complete"):
             if params:
                 raise ConfigError(f"{where}: params cannot be applied to the model object {mspec.ref}; make it a factory")
-            return obj
+            return resolve_model(obj, rate_limit=rate_limit)
         if callable(obj):
-            return obj(**params)
+            return resolve_model(obj(**params), rate_limit=rate_limit)
         raise ConfigError(f"{where}: {mspec.ref} is neither a model nor a function returning one")
     model_name = _interp.resolve_env(_interp.render(mspec.model, inputs), f"{where}.model")
     base_url = _interp.resolve_env(_interp.render(mspec.base_url, inputs), f"{where}.base_url")
     return resolve_model(model_name, base_url=base_url, api_key_env=mspec.api_key_env,
-                         price=parse_price(mspec.price, f"{where}.price"), tool_mode=mspec.tool_mode, **params)
+                         price=parse_price(mspec.price, f"{where}.price"), tool_mode=mspec.tool_mode,
+                         rate_limit=rate_limit, **params)
 
 
 # --------------------------------------------------------------------------- tools

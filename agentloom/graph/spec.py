@@ -167,6 +167,20 @@ def type_fits(kind: str, value: Any) -> bool:
     return isinstance(value, _PY_TYPES.get(kind, (object,)))
 
 
+class RateLimitSpec(_Strict):
+    """A provider's rate limit (``agentloom.rate_limits.RateLimit``), kept in the database."""
+
+    requests_per_minute: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1)
+    key: str | None = Field(None, min_length=1, description="the shared window's name (default: the model's name)")
+
+    @model_validator(mode="after")
+    def _some(self) -> RateLimitSpec:
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError("give requests_per_minute, tokens_per_minute or both")
+        return self
+
+
 class ModelSpec(_Strict):
     """A named model: a litellm model string, ``offline``, or ``ref`` to a Python model object."""
 
@@ -182,6 +196,9 @@ class ModelSpec(_Strict):
     )
     tool_mode: Literal["auto", "native", "json", "text"] | None = Field(
         None, description="how agents ask it for tool calls: native (OpenAI tools), json (schema-enforced step), text, or auto"
+    )
+    rate_limits: RateLimitSpec | None = Field(
+        None, description="requests and tokens per minute, shared by every process calling this model"
     )
 
     @model_validator(mode="before")
