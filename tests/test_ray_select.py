@@ -110,3 +110,20 @@ def test_yaml_executor_block(tmp_path: Path) -> None:
 def test_loom_executor_flag_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["--executor", "spark", "runs", "list"], capsys)
     assert code == 2 and "spark" in err and "Traceback" not in err
+
+
+def test_ray_retries_follow_the_run_retry_policy_unless_the_executor_says(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    from agentloom.graph._run import executor_of
+    from agentloom.graph.loader import parse_graph
+
+    monkeypatch.delenv("AGENTLOOM_EXECUTOR", raising=False)
+    base = "version: 1\nname: g\nnodes:\n  a: {kind: function, fn: 'os.path:basename', args: {p: x}}\n"
+
+    def retries(extra: str) -> Any:
+        return getattr(executor_of(parse_graph(base + extra, base_dir=tmp_path).spec, None), "max_retries", None)
+
+    assert retries("executor: ray\n") == 3
+    assert retries("executor: ray\nconfig: {retry: {max_attempts: 2}}\n") == 1
+    assert retries("executor: {kind: ray, max_retries: 5}\nconfig: {retry: {max_attempts: 2}}\n") == 5
+    assert executor_of(parse_graph(base, base_dir=tmp_path).spec, None).name == "local"

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from agentloom.models.types import Model
     from agentloom.runstore import RunStore
 
-__all__ = ["run_graph", "checkpoint_path"]
+__all__ = ["run_graph", "checkpoint_path", "executor_of"]
 
 
 def checkpoint_path() -> Any:
@@ -121,15 +121,24 @@ async def run_graph(
             build_resources, spec, resolved, graph.refs, graph.base_dir, model_override=model, run_id=thread_id, memory=memory
         )
         run = _Run(graph, resolved, budget, resources, thread_id, nested, resume, store, list(listeners or []), afresh=afresh)
-        block = spec.executor
-        chosen = executors.select(executor, kind=block.kind if block else None, address=block.address if block else None,
-                                  num_cpus=block.num_cpus if block else None, max_retries=block.max_retries if block else None)
         try:
-            with executors.use(chosen):
+            with executors.use(executor_of(spec, executor)):
                 return await _execute(run, saver, config)
         finally:
             if memory is None and resources.memory is not None and hasattr(resources.memory, "close"):
                 resources.memory.close()
+
+
+def executor_of(spec: GraphSpec, given: str | executors.Executor | None) -> executors.Executor:
+    """The run's executor (see ``executors.select``), with the spec's ``executor:`` settings. Ray
+    re-runs a task whose worker died up to ``executor.max_retries`` times, else within the run's
+    retry policy (``config.retry.max_attempts`` - 1), else 3 times."""
+    block = spec.executor
+    retries = block.max_retries if block is not None else None
+    if retries is None and spec.config is not None and spec.config.retry is not None:
+        retries = spec.config.retry.max_attempts - 1
+    return executors.select(given, kind=block.kind if block else None, address=block.address if block else None,
+                            num_cpus=block.num_cpus if block else None, max_retries=retries)
 
 
 def _recorded_inputs(store: RunStore | None, run_id: str, db: Any) -> dict[str, Any]:
