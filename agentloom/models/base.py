@@ -331,15 +331,9 @@ class ModelBase:
         usage.attempts = 1
         if usage.usd == 0.0 or usage.usd is None:
             usage.usd = self.usd_for(usage)
+        settled = Cost(usd=usage.usd or 0.0, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, llm_calls=1)
         if reservation is not None:
-            reservation.settle(
-                Cost(
-                    usd=usage.usd or 0.0,
-                    input_tokens=usage.input_tokens,
-                    output_tokens=usage.output_tokens,
-                    llm_calls=1,
-                )
-            )
+            reservation.settle(settled)
         completion.model = completion.model or self.name
         tracing.emit(
             "model_call",
@@ -354,6 +348,7 @@ class ModelBase:
                 "usd": usage.usd,
                 "latency_s": round(usage.latency_s, 6),
                 "tool_calls": [c.name for c in completion.tool_calls],
+                **(reservation.figures(settled) if reservation is not None else {}),
             },
         )
         return completion
@@ -420,14 +415,16 @@ class ModelBase:
             raise
         usage.usd = self.usd_for(usage) if not usage.usd else usage.usd
         self.last_stream_usage = usage
+        settled = Cost(usd=usage.usd or 0.0, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, llm_calls=1)
         if reservation is not None:
-            reservation.settle(Cost(usd=usage.usd or 0.0, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, llm_calls=1))
+            reservation.settle(settled)
         tracing.emit(
             "model_call",
             self.name,
             start=start_wall,
             data={"purpose": request.purpose, "stream": True, "attempt": attempt_no, "input_tokens": usage.input_tokens,
-                  "output_tokens": usage.output_tokens, "usd": usage.usd},
+                  "output_tokens": usage.output_tokens, "usd": usage.usd,
+                  **(reservation.figures(settled) if reservation is not None else {})},
         )
 
 
