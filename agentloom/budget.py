@@ -15,9 +15,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentloom.errors import BudgetExceeded, ConfigError
+
+if TYPE_CHECKING:
+    from agentloom.shared_budget import SharedLimits, SharedTotals
 
 __all__ = [
     "LIMIT_NAMES",
@@ -97,6 +100,8 @@ class Reservation:
     what: str
     id: int
     done: bool = False
+    shared_id: str | None = None
+    """The hold's id in the shared budget's database, when the root is shared."""
 
     def settle(self, actual: Cost) -> None:
         self.budget.settle(self, actual)
@@ -141,6 +146,8 @@ class BudgetReport:
     elapsed_s: float
     children: list[BudgetReport] = field(default_factory=list)
     overshoot: dict[str, float] = field(default_factory=dict)
+    shared: dict[str, Any] | None = None
+    """For a shared budget: its name and what every process together has spent."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -151,7 +158,7 @@ class BudgetReport:
             "elapsed_s": round(self.elapsed_s, 3),
             "children": [c.to_dict() for c in self.children],
             "overshoot": self.overshoot,
-        }
+        } | ({"shared": self.shared} if self.shared is not None else {})
 
     def render(self, indent: int = 0) -> str:
         """A plain-text tree: one line per budget with its spend against its limits."""
@@ -168,6 +175,9 @@ class BudgetReport:
         over = ", ".join(f"{k} +{v:g}" for k, v in self.overshoot.items())
         line = "  " * indent + f"{self.name}: " + (", ".join(parts) or "nothing spent") + (
             f" (over its limit, as the provider reported: {over})" if over else "")
+        if self.shared is not None:
+            together = ", ".join(f"{k}={v:g}" for k, v in self.shared["spent"].items() if v)
+            line += f"\n{'  ' * (indent + 1)}shared '{self.shared['name']}', all processes: {together or 'nothing spent'}"
         return "\n".join([line, *(c.render(indent + 1) for c in self.children)])
 
 
@@ -187,6 +197,10 @@ class Budget:
     Any limit may be ``None`` (unlimited). ``child()`` makes a branch budget whose spend also
     counts against every ancestor, so a branch is always capped by its parent's remainder.
     Thread- and asyncio-safe: every check-and-reserve happens under one lock per tree.
+
+    ``shared="NAME"`` (on a root budget) also holds every reservation in the database, against
+    limits that every process naming the same budget shares (see ``agentloom.shared_budget``);
+    ``seconds`` stays this run's own.
     """
 
     def __init__(
@@ -200,6 +214,7 @@ class Budget:
         seconds: float | None = None,
         *,
         name: str = "root",
+        shared: str | None = None,
         _parent: Budget | None = None,
     ) -> None:
         limits = {
@@ -221,6 +236,13 @@ class Budget:
             if value < 0:
                 raise ConfigError(f"budget limit {key}={value} is negative; use a positive limit or None")
         self.name = name
+        self._shared: SharedLimits | None = None
+        self._shared_totals: SharedTotals | None = None
+        if shared is not None:
+            from agentloom.shared_budget import SharedLimits
+
+            self._shared = SharedLimits(shared, limits)
+            limits = self._shared.limits | {"seconds": seconds}
         self.limits: dict[str, float | None] = limits
         self.parent = _parent
         self.children: list[Budget] = []
@@ -238,10 +260,16 @@ class Budget:
     def from_limits(cls, limits: dict[str, Any] | None, *, name: str = "root") -> Budget:
         """Build from a mapping such as a YAML ``budget:`` block; unknown keys are an error."""
         limits = dict(limits or {})
+        shared = limits.pop("shared", None)
         unknown = sorted(set(limits) - set(LIMIT_NAMES))
         if unknown:
-            raise ConfigError(f"unknown budget limit(s) {', '.join(unknown)}; known: {', '.join(LIMIT_NAMES)}")
-        return cls(**limits, name=name)
+            raise ConfigError(f"unknown budget limit(s) {', '.join(unknown)}; known: {', '.join(LIMIT_NAMES)}, shared")
+        return cls(**limits, name=name, shared=shared)
+
+    @property
+    def shared(self) -> str | None:
+        """The shared budget's name, when this root's limits are shared across processes."""
+        return self._shared.name if self._shared is not None else None
 
     def child(self, name: str | None = None, **limits: float | None) -> Budget:
         """A branch budget; its spend also counts against this one (and all ancestors)."""
@@ -306,7 +334,24 @@ class Budget:
                         )
             for node in self._path():
                 node.reserved = node.reserved + estimate
-        return Reservation(self, estimate, what, next(_ids))
+        root = self._root()
+        if root._shared is None:
+            return Reservation(self, estimate, what, next(_ids))
+        try:  # outside the lock: a database round trip must not hold up the other branches
+            hold_id, totals = root._shared.reserve(estimate, what)
+        except BaseException:
+            with self._lock:
+                for node in self._path():
+                    node.reserved = node.reserved - estimate
+            raise
+        root._shared_totals = totals
+        return Reservation(self, estimate, what, next(_ids), shared_id=hold_id)
+
+    def _root(self) -> Budget:
+        node = self
+        while node.parent is not None:
+            node = node.parent
+        return node
 
     def settle(self, reservation: Reservation, actual: Cost) -> None:
         """Replace a reservation by what the call actually cost."""
@@ -318,6 +363,8 @@ class Budget:
             for node in self._path():
                 node.reserved = node.reserved - reservation.amount
                 node.spent = node.spent + actual  # what was reported, even past the reservation
+                if node._shared is not None:
+                    continue  # a shared root's overshoot is measured across processes, below
                 for key in ("usd", "input_tokens", "output_tokens", "tokens", "llm_calls", "tool_calls"):
                     limit = node.limits[key]
                     if limit is not None and node.spent.get(key) > limit + 1e-12:
@@ -326,6 +373,14 @@ class Budget:
                             node.overshoot[key] = over
                             crossed.append((node.name, key, over, limit))
         self._log("settle", reservation.what, actual)
+        root = self._root()
+        if root._shared is not None and reservation.shared_id is not None:
+            shared_crossed, root._shared_totals = root._shared.settle(reservation.shared_id, actual, reservation.what)
+            with self._lock:
+                for key, over, limit in shared_crossed:
+                    if over > root.overshoot.get(key, 0.0) + 1e-12:
+                        root.overshoot[key] = over
+                        crossed.append((f"{root.name} (shared '{root._shared.name}')", key, over, limit))
         for name, key, over, limit in crossed:  # new calls are refused from now on (reserve sees spent > limit)
             self._log("overshoot", f"{name}: {key} {over:g} past its limit of {limit:g} ({reservation.what})",
                       _cost_of(key, over))
@@ -338,6 +393,9 @@ class Budget:
             reservation.done = True
             for node in self._path():
                 node.reserved = node.reserved - reservation.amount
+        root = self._root()
+        if root._shared is not None and reservation.shared_id is not None:
+            root._shared.release(reservation.shared_id)
         self._log("release", reservation.what, reservation.amount)
 
     def charge(self, actual: Cost, *, what: str = "") -> None:
@@ -368,6 +426,12 @@ class Budget:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    def _used(self, key: str) -> float:
+        """Spent plus reserved of one limit; for a shared root, across every process as last seen."""
+        local = self.spent.get(key) + self.reserved.get(key)
+        totals = self._shared_totals
+        return max(local, totals.used(key)) if totals is not None else local
+
     def _remaining_locked(self) -> dict[str, float | None]:
         out: dict[str, float | None] = {}
         for key in LIMIT_NAMES:
@@ -379,7 +443,7 @@ class Budget:
                 if key == "seconds":
                     rem = limit - (time.monotonic() - node.started)
                 else:
-                    rem = limit - node.spent.get(key) - node.reserved.get(key)
+                    rem = limit - node._used(key)
                 best = rem if best is None else min(best, rem)
             out[key] = best
         return out
@@ -402,10 +466,7 @@ class Budget:
                     limit = node.limits[key]
                     if limit is None:
                         continue
-                    if key == "seconds":
-                        used = time.monotonic() - node.started
-                    else:
-                        used = node.spent.get(key) + node.reserved.get(key)
+                    used = time.monotonic() - node.started if key == "seconds" else node._used(key)
                     frac = min(frac, max(0.0, 1 - used / limit) if limit else 0.0)  # a zero limit is exhausted
             return frac
 
@@ -426,6 +487,8 @@ class Budget:
             elapsed_s=self.elapsed(),
             children=[c._report_locked() for c in self.children],
             overshoot=dict(self.overshoot),
+            shared=None if self._shared is None or self._shared_totals is None
+            else {"name": self._shared.name, "spent": dict(self._shared_totals.spent)},
         )
 
     def __repr__(self) -> str:

@@ -65,7 +65,9 @@ def _version() -> str:
 @click.option("--home", type=click.Path(file_okay=False), default=None, help="Where runs and indexes live (default: ./.loom or $AGENTLOOM_HOME).")
 @click.option("--database-url", default=None, metavar="URL",
               help="Where runs and checkpoints live: a postgresql:// URL shares them across machines (default: SQLite files; $AGENTLOOM_DATABASE_URL).")
-def cli(home: str | None, database_url: str | None) -> None:
+@click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
+              help="Where map branches and remote=True tools run: local (default) or ray ($AGENTLOOM_EXECUTOR; RAY_ADDRESS names a cluster).")
+def cli(home: str | None, database_url: str | None, executor: str | None) -> None:
     """agentloom: agents that scale reasoning wide and deep under a budget.
 
     Exit codes: 0 ok, 1 run failed, 2 usage or input error, 3 budget exhausted
@@ -79,6 +81,10 @@ def cli(home: str | None, database_url: str | None) -> None:
         import os
 
         os.environ["AGENTLOOM_DATABASE_URL"] = database_url
+    if executor is not None:
+        import os
+
+        os.environ["AGENTLOOM_EXECUTOR"] = executor
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:

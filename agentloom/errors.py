@@ -23,6 +23,7 @@
     │       └── FetchRefused            http_fetch refused a URL (scheme, or a non-public address)
     ├── PlanError                       a plan stayed invalid after one repair
     ├── BranchesFailed                  every branch of a map failed (one failure keeps the rest)
+    ├── ExecutorError                   a remote task could not finish (worker lost past its retries)
     ├── VerifierError                   a verifier/crossover node could not run (e.g. no candidates)
     └── RunInterrupted                  Ctrl-C / cancellation; the run is resumable (exit 130)
 """
@@ -37,6 +38,7 @@ __all__ = [
     "BudgetExceeded",
     "ConfigError",
     "CorpusError",
+    "ExecutorError",
     "FetchRefused",
     "MissingAPIKeyError",
     "ModelError",
@@ -183,6 +185,11 @@ class PlanError(AgentloomError):
 class BranchesFailed(AgentloomError):
     """Every branch of a ``map`` node failed; the message names the first failure. (When some
     branches finish, the node returns them and the failures are listed in the result's meta.)"""
+
+
+class ExecutorError(AgentloomError):
+    """A branch or tool sent to an executor (Ray) could not finish: its worker or node was lost
+    more often than the retry policy allows, or the cluster went away."""
 
 
 class VerifierError(AgentloomError):

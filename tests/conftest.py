@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fakeserver", "tests.realmodel", "tests.postgres"]
+pytest_plugins = ["tests.fakeserver", "tests.realmodel", "tests.postgres", "tests.rayruntime"]
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 os.environ.pop("AGENTLOOM_MODEL", None)

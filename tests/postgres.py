@@ -10,6 +10,7 @@ skipped with the install command as the reason, unless ``AGENTLOOM_REQUIRE_REAL=
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["pg_url", "postgres_server"]
+__all__ = ["pg_url", "postgres_server", "throwaway_postgres"]
 
 _INSTALL = "apt-get update && apt-get install -y postgresql"
 
@@ -53,17 +54,13 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A running throwaway Postgres cluster; yields ``postgresql://postgres@/postgres?host=…&port=…``."""
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """Start a throwaway cluster (initdb + pg_ctl on a unix socket in a temporary folder); yields
+    ``postgresql://postgres@/postgres?host=…&port=…`` and stops and deletes it at the end."""
     bindir = _bin_dir()
     if bindir is None:
-        _skip_or_fail(f"Postgres is not installed ({_INSTALL})")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _skip_or_fail("psycopg is not installed (pip install -e '.[test]')")
-    assert bindir is not None
+        raise RuntimeError(f"Postgres is not installed ({_INSTALL})")
     root = Path(tempfile.mkdtemp(prefix="loom-pg-"))
     data = root / "data"
     if os.geteuid() == 0:
@@ -80,6 +77,19 @@ def postgres_server() -> Iterator[str]:
     finally:
         subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A running throwaway Postgres cluster; yields ``postgresql://postgres@/postgres?host=…&port=…``."""
+    if _bin_dir() is None:
+        _skip_or_fail(f"Postgres is not installed ({_INSTALL})")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _skip_or_fail("psycopg is not installed (pip install -e '.[test]')")
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture

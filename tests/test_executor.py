@@ -541,11 +541,11 @@ async def test_cache_from_run_context_serves_repeats(loom_home: Any) -> None:
     store = RunStore()
     run_id = store.create_run("test")
 
-    @tool
+    @tool(cache=True)
     async def fetch(q: str) -> str:
         return q.upper()
 
-    @tool(cacheable=False)
+    @tool  # user tools are not shared unless they say so
     async def side_effect(q: str) -> str:
         return q
 

@@ -73,7 +73,7 @@ def score_text(candidate: Any) -> float:
     return 1.0 if "good" in text else 0.0
 
 
-@tool
+@tool(cache=True)  # a read-only lookup: shared between teams
 def fact(entity: str) -> dict[str, Any]:
     """A fact about an entity.
 

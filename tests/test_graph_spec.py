@@ -275,3 +275,28 @@ def test_json_schema_accepts_the_examples_and_their_short_forms_and_rejects_typo
         assert list(validator.iter_errors(data)), name
     short = yaml.safe_load(GOOD + "  v: {kind: verifier, candidates: solve, verifiers: citation, select: top_k}\nedges:\n  - solve -> v\n")
     assert not list(validator.iter_errors(short))
+
+
+def lookup_tool(key: str) -> str:
+    """A user tool for the cache-policy spec test."""
+    return key
+
+
+def test_tool_cache_policy_from_yaml(tmp_path: Path) -> None:
+    from agentloom.graph._resources import build_resources
+    from agentloom.tools import CachePolicy
+
+    text = GOOD.replace("  calculator: {}\n", (
+        "  calculator: {cache: false}\n"
+        "  plain: {ref: 'tests.test_graph_spec:lookup_tool'}\n"
+        "  shared: {ref: 'tests.test_graph_spec:lookup_tool', cache: true}\n"
+        "  fresh: {ref: 'tests.test_graph_spec:lookup_tool', cache: {ttl: 30}}\n"
+    ))
+    graph = parse_graph(text, base_dir=tmp_path)
+    tools = build_resources(graph.spec, {}, graph.refs, tmp_path).tools
+    assert tools["calculator"][0].cache is None
+    assert tools["plain"][0].cache is None  # user tools are not shared unless they say so
+    assert tools["shared"][0].cache == CachePolicy()
+    assert tools["fresh"][0].cache == CachePolicy(ttl=30)
+    (problem,) = problems_of(GOOD.replace("  calculator: {}\n", "  calculator: {cache: {ttl: -5}}\n"), tmp_path)
+    assert "ttl" in problem and parsed(problem)[0] == 8

@@ -15,7 +15,7 @@ from agentloom.tools import tool
 
 
 def make_search(counter: list[str]) -> Any:
-    @tool
+    @tool(cache=True)
     async def search(query: str) -> dict[str, Any]:
         """Search the corpus."""
         counter.append(query)
@@ -62,7 +62,7 @@ async def test_offline_model_reads_matching_keys(tmp_path: Path) -> None:
     passage = {"id": "p_00000000d1", "path": "energy/iceland.md", "line_start": 4, "line_end": 6,
                "text": "Geothermal plants in Iceland supply about 25% of the country's electricity."}
 
-    @tool
+    @tool(cache=True)
     def corpus_search(query: str, k: int = 5) -> dict[str, Any]:
         """Search the corpus."""
         return {"query": query, "results": [passage] if "team one" in query else []}

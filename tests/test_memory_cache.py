@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from agentloom import tracing
 from agentloom.memory import AdmitAll, AdmitNone, MemoryBank, _inflight
 from agentloom.models.types import ToolCall
 from agentloom.runstore import RunStore
-from agentloom.tools import ToolExecutor, tool
+from agentloom.tools import CachePolicy, ToolExecutor, tool
 
 
 class Counter:
@@ -25,7 +26,7 @@ class Counter:
     def tools(self, delay: float = 0.05) -> list[Any]:
         counter = self
 
-        @tool
+        @tool(cache=True)
         async def search(query: str) -> dict[str, Any]:
             """Search the corpus."""
             with counter.lock:
@@ -36,7 +37,7 @@ class Counter:
             return {"query": query, "results": [{"id": "p_00aa11bb22", "path": "doc.md", "line_start": 1,
                                                  "line_end": 3, "text": f"Passage about {query}."}]}
 
-        @tool(cacheable=False)
+        @tool  # user tools are not shared by default
         async def send_email(to: str) -> str:
             """Has side effects: never cached."""
             with counter.lock:
@@ -280,3 +281,49 @@ async def test_corpus_results_are_shared_only_within_the_same_corpus_content(tmp
     assert again.cached and "whale oil" in again.content()
     assert "whale oil" in a.content()
     bank.close()
+
+
+async def test_a_user_tool_called_identically_by_two_teams_runs_for_each(tmp_path: Path) -> None:
+    """A plain ``@tool`` may have side effects: it is neither served from the bank nor joined."""
+    ran: list[str] = []
+
+    @tool
+    async def post_comment(text: str) -> str:
+        """Post a comment (a side effect)."""
+        ran.append(text)
+        await asyncio.sleep(0.05)
+        return "posted"
+
+    assert post_comment.cache is None
+    bank = MemoryBank(tmp_path / "m.db", policy=AdmitAll())
+    ex = ToolExecutor([post_comment], cache=bank)
+    payload = '{"text": "hello"}'
+    results = await asyncio.gather(
+        in_team("a", lambda: ex.run_call(ToolCall("a1", "post_comment", payload))),
+        in_team("b", lambda: ex.run_call(ToolCall("b1", "post_comment", payload))),
+    )
+    later = await in_team("c", lambda: ex.run_call(ToolCall("c1", "post_comment", payload)))
+    assert ran == ["hello", "hello", "hello"]
+    assert all(r.ok and not r.cached and not r.coalesced for r in [*results, later])
+    assert len(bank) == 0
+
+
+async def test_a_cache_ttl_lets_an_entry_expire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[str] = []
+
+    @tool(cache=CachePolicy(ttl=60))
+    async def quote(symbol: str) -> str:
+        """A value that goes stale."""
+        ran.append(symbol)
+        return f"{symbol}: {len(ran)}"
+
+    bank = MemoryBank(tmp_path / "m.db", policy=AdmitAll())
+    ex = ToolExecutor([quote], cache=bank)
+    payload = '{"symbol": "ACME"}'
+    first = await in_team("a", lambda: ex.run_call(ToolCall("1", "quote", payload)))
+    again = await in_team("b", lambda: ex.run_call(ToolCall("2", "quote", payload)))
+    assert again.cached and again.value == first.value and ran == ["ACME"]
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 61)
+    stale = await in_team("c", lambda: ex.run_call(ToolCall("3", "quote", payload)))
+    assert not stale.cached and ran == ["ACME", "ACME"] and stale.value == "ACME: 2"

@@ -56,7 +56,7 @@ def test_prompt_keys_are_single_lines_even_with_odd_keys(tmp_path: Path) -> None
 async def test_memory_read_tool_returns_value_key_and_citations_and_logs_the_team(tmp_path: Path) -> None:
     bank = MemoryBank(tmp_path / "m.db", policy=AdmitAll())
 
-    @tool
+    @tool(cache=True)
     async def corpus_search(query: str) -> dict[str, object]:
         """Search."""
         return {"query": query, "results": [{"id": "p_00000000aa", "path": "tides.md", "line_start": 3, "line_end": 9,

@@ -120,7 +120,7 @@ async def simulate(bank: MemoryBank, *, runs: int, seed: int, teams: int = 4) ->
     rng = random.Random(seed)
     executed: dict[str, int] = {"n": 0}
 
-    @tool
+    @tool(cache=True)
     async def search(query: str) -> str:
         """Search."""
         executed["n"] += 1
@@ -189,7 +189,7 @@ async def test_coalesced_join_credits_the_leaders_decision(tmp_path: Path) -> No
     team's use of the leader's result and earns its decision credit, like a later hit would."""
     bank = MemoryBank(tmp_path / "m.db", policy=AdmitAll())
 
-    @tool
+    @tool(cache=True)
     async def search(query: str) -> str:
         """Search."""
         await asyncio.sleep(0.2)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from agentloom.errors import ConfigError
 from agentloom.models.types import ToolCall
 from agentloom.tools import (
+    CachePolicy,
     Tool,
     ToolArgumentError,
     ToolExecutor,
@@ -69,7 +70,7 @@ def test_schema_comes_from_signature_and_docstring() -> None:
 
 
 def test_name_and_description_overrides_and_options() -> None:
-    @tool(name="lookup", description="Look something up.", timeout=2.5, max_concurrency=3, retries=2, cacheable=False)
+    @tool(name="lookup", description="Look something up.", timeout=2.5, max_concurrency=3, retries=2, cache=CachePolicy(ttl=60))
     async def anything(x: int) -> int:
         """Ignored summary."""
         return x
@@ -77,7 +78,7 @@ def test_name_and_description_overrides_and_options() -> None:
     assert isinstance(anything, Tool)
     assert anything.name == "lookup" and anything.schema()["function"]["name"] == "lookup"
     assert anything.description == "Look something up."
-    assert (anything.timeout, anything.max_concurrency, anything.retries, anything.cacheable) == (2.5, 3, 2, False)
+    assert (anything.timeout, anything.max_concurrency, anything.retries, anything.cache) == (2.5, 3, 2, CachePolicy(ttl=60))
     assert anything.is_async
 
     @tool
@@ -85,7 +86,7 @@ def test_name_and_description_overrides_and_options() -> None:
         return x
 
     assert bare.description == "bare"  # no docstring: the name
-    assert (bare.timeout, bare.max_concurrency, bare.retries, bare.cacheable) == (None, None, 0, True)
+    assert (bare.timeout, bare.max_concurrency, bare.retries, bare.cache) == (None, None, 0, None)
     assert not bare.is_async
 
 

@@ -427,3 +427,29 @@ def test_page_text_prefers_main_content() -> None:
     assert (title, text) == ("T & U", "Body")
     _, text = page_text("<nav><article>teaser</article></nav><main><p>Real</p><article>inner</article></main><footer>F</footer>")
     assert text == "Real\n\ninner"
+
+
+async def test_web_results_are_shared_for_an_hour_then_fetched_again(
+    base: str, server: _FakeServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from agentloom.memory import AdmitAll, MemoryBank
+    from agentloom.tools.web import WEB_CACHE_TTL, make_web_search
+
+    web_search = make_web_search(SearXNGProvider(base))
+    assert web_search.cache is not None and web_search.cache.ttl == WEB_CACHE_TTL
+    executor = ToolExecutor([web_search], cache=MemoryBank(tmp_path / "m.db", policy=AdmitAll()))
+
+    async def ask(team: str) -> Any:
+        with tracing.use(tracing.RunContext(run_id="r", team=team)):
+            return await executor.run("web_search", {"query": "tide tables", "k": 2})
+
+    def searches() -> int:
+        return sum(1 for r in server.log if r["path"] == "/search")
+
+    first = await ask("a")
+    assert first.ok and not first.cached and searches() == 1
+    assert (await ask("b")).cached and searches() == 1
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + WEB_CACHE_TTL + 1)
+    stale = await ask("c")
+    assert stale.ok and not stale.cached and searches() == 2

@@ -15,18 +15,28 @@ import click
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError
 
-__all__ = ["budget_from_flags", "follow_symlinks_option", "model_connection", "model_from_flags", "otel_option", "write_output",
-           "print_json"]
+__all__ = ["budget_from_flags", "budget_shared_option", "follow_symlinks_option", "model_connection", "model_from_flags", "otel_option",
+           "write_output", "print_json"]
 
 
 def budget_from_flags(
-    usd: float | None = None, tokens: int | None = None, seconds: float | None = None, *, name: str = "run"
+    usd: float | None = None, tokens: int | None = None, seconds: float | None = None, *, name: str = "run",
+    shared: str | None = None,
 ) -> Budget:
     """A budget from CLI flags; zero or negative limits are a usage error (exit 2)."""
     for flag, value in (("--budget-usd", usd), ("--budget-tokens", tokens), ("--budget-seconds", seconds)):
         if value is not None and value <= 0:
             raise ConfigError(f"{flag} {value:g} leaves nothing to spend; give a positive limit or leave it out")
-    return Budget(usd=usd, tokens=tokens, seconds=seconds, name=name)
+    return Budget(usd=usd, tokens=tokens, seconds=seconds, name=name, shared=shared)
+
+
+def budget_shared_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--budget-shared NAME``: the run's limits are the shared budget NAME's, across processes."""
+    return click.option(
+        "--budget-shared", "budget_shared", default=None, metavar="NAME",
+        help="Share the budget with every process naming NAME (limits kept in the database: "
+             "AGENTLOOM_DATABASE_URL, else the loom home). The first run gives the limits.",
+    )(fn)
 
 
 def write_output(path: str | None, text: str) -> None:

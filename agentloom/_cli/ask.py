@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentloom._cli._common import follow_symlinks_option, model_connection, otel_option
+from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection, otel_option
 
 if TYPE_CHECKING:
     from agentloom._cli._display import RunDisplay
@@ -30,6 +30,7 @@ __all__ = ["ask"]
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @otel_option
 @follow_symlinks_option
+@budget_shared_option
 @model_connection
 def ask(
     question: str,
@@ -43,6 +44,7 @@ def ask(
     as_json: bool,
     quiet: bool,
     follow_symlinks: bool | None,
+    budget_shared: str | None,
 ) -> None:
     """Answer QUESTION with one agent over a corpus (offline by default)."""
     import asyncio
@@ -57,7 +59,7 @@ def ask(
 
     if not question.strip():
         raise ConfigError("the question is empty; ask something, e.g. loom ask \"What powers the tram network?\"")
-    budget = budget_from_flags(budget_usd, budget_tokens)
+    budget = budget_from_flags(budget_usd, budget_tokens, shared=budget_shared)
     paths = list(corpus) or [str(default_corpus())]
     tools = [*corpus_tools(paths, follow_symlinks=follow_symlinks), calculator]
     agent = Agent(model=model, tools=tools, width=width if not width.isdigit() else int(width), max_turns=max_turns, name="ask")

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from agentloom._cli._common import model_connection, otel_option
+from agentloom._cli._common import budget_shared_option, model_connection, otel_option
 from agentloom.events import Event
 
 __all__ = ["run", "validate", "draw", "schema"]
@@ -95,9 +95,10 @@ def _progress(quiet: bool) -> Any:
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 @otel_option
+@budget_shared_option
 @model_connection
 def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, out: str | None,
-        as_json: bool, resume: str | None, quiet: bool) -> None:
+        as_json: bool, resume: str | None, quiet: bool, budget_shared: str | None) -> None:
     """Run the agent graph in FILE.
 
     Exit codes: 0 ok, 1 failed, 2 bad spec or input, 3 budget exhausted (partial output written).
@@ -107,8 +108,10 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
     from agentloom._cli._common import print_json, write_output
     from agentloom.budget import Budget
     from agentloom.errors import ConfigError
+    from agentloom.storage import prefer_database
 
     graph = _load(file)
+    prefer_database(graph.spec.database_url())  # before the budget: a shared one lives in that database
     given = _parse_inputs(inputs)
     _preload_langgraph()
     limits = graph.spec.budget.limits() if graph.spec.budget is not None else {}
@@ -116,6 +119,8 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
         if budget_usd <= 0:
             raise ConfigError(f"--budget-usd {budget_usd:g} leaves nothing to spend; give a positive limit")
         limits["usd"] = budget_usd
+    if budget_shared:
+        limits["shared"] = budget_shared
     budget = Budget.from_limits(limits, name=graph.name)
     result = asyncio.run(
         graph.run(given or None, budget=budget, run_id=resume, model=model, resume=resume is not None,

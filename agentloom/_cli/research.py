@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agentloom._cli._common import follow_symlinks_option, model_connection, otel_option
+from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection, otel_option
 
 if TYPE_CHECKING:
     from agentloom.budget import Budget
@@ -31,6 +31,7 @@ __all__ = ["research"]
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @otel_option
 @follow_symlinks_option
+@budget_shared_option
 @model_connection
 def research(
     question: str | None,
@@ -47,6 +48,7 @@ def research(
     resume: str | None,
     quiet: bool,
     follow_symlinks: bool | None,
+    budget_shared: str | None,
 ) -> None:
     """Research QUESTION with parallel teams and write a cited report.
 
@@ -61,7 +63,7 @@ def research(
     from agentloom.runstore import RunStore, new_run_id
 
     _check_inputs(question, resume, width, depth)
-    budget = _budget(budget_usd, budget_tokens, budget_seconds)
+    budget = _budget(budget_usd, budget_tokens, budget_seconds, budget_shared)
     paths = corpus_paths(list(corpus)) if corpus else []
     if resume is not None:
         RunStore().get_run(resume)  # an unknown run id is one clear line, before anything starts
@@ -110,17 +112,19 @@ def _check_inputs(question: str | None, resume: str | None, width: str, depth: s
     check_width(depth, "--depth")
 
 
-def _budget(usd: float | None, tokens: int | None, seconds: float | None) -> Budget:
-    """The budget from the flags, else the pipeline's own limits (made here so the live view can show them)."""
+def _budget(usd: float | None, tokens: int | None, seconds: float | None, shared: str | None = None) -> Budget:
+    """The budget from the flags, else the pipeline's own limits (made here so the live view can
+    show them); ``shared`` names a budget shared across processes."""
     from agentloom._cli._common import budget_from_flags
 
     if any(v is not None for v in (usd, tokens, seconds)):
-        return budget_from_flags(usd, tokens, seconds, name="research")
+        return budget_from_flags(usd, tokens, seconds, name="research", shared=shared)
     from agentloom.budget import Budget
     from agentloom.research.pipeline import deep_research_graph
 
     spec_budget = deep_research_graph().spec.budget
-    return Budget.from_limits(spec_budget.limits() if spec_budget is not None else {}, name="research")
+    limits = spec_budget.limits() if spec_budget is not None else {}
+    return Budget.from_limits(limits | ({"shared": shared} if shared else {}), name="research")
 
 
 def _report(result: Result, out: str | None, as_json: bool, quiet: bool) -> None:

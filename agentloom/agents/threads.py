@@ -121,4 +121,4 @@ def spawn_tool(parent: Agent) -> Tool:
         summary = "\n\n".join(_summary(i, t, r, e) for i, (t, (r, e)) in enumerate(zip(clean, outcomes, strict=True), start=1))
         return {"summary": summary, "threads": entries}
 
-    return Tool(spawn, name="spawn", cacheable=False)
+    return Tool(spawn, name="spawn")  # never shared: each spawn is its own thread

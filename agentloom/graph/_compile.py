@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar
 
-from agentloom import tracing
+from agentloom import executors, tracing
 from agentloom.errors import (
     AgentloomError,
     BranchesFailed,
@@ -143,9 +143,10 @@ class _Builder:
 
     # ------------------------------------------------------------------ node functions
     async def _run(self, node: Any, name: str, scope: Mapping[str, Any], res: Resources, *, team: str | None,
-                   partial: bool, config: Any) -> tuple[Any, dict[str, Any]]:
+                   partial: bool, config: Any, branch: bool = False) -> tuple[Any, dict[str, Any]]:
         """Run a node in its own span (and child budget, if it declares one); budget
-        exhaustion becomes a flag, not an exception."""
+        exhaustion becomes a flag, not an exception. ``branch``: a map branch, which a function
+        node runs on the run's executor."""
         flags: dict[str, Any] = {}
         ctx = tracing.current()
         started = time.time()
@@ -156,7 +157,7 @@ class _Builder:
                 span_ctx.memory = res.memory
             try:
                 output, limited = await execute(
-                    node, name, scope, res, team=team, config=self._configurable(config), partial=partial
+                    node, name, scope, res, team=team, config=self._configurable(config), partial=partial, remote=branch
                 )
             except BudgetExceeded as exc:
                 output, limited = None, True
@@ -254,7 +255,7 @@ class _Builder:
             try:
                 output, flags = await _with_retries(
                     retry, lambda: self._run(body, f"{name}[{index}]", scope, res, team=str(team), partial=False,
-                                             config=config))
+                                             config=config, branch=True))
             except (UsageError, RunInterrupted):
                 raise
             except AgentloomError as exc:  # one branch's failure never discards its siblings' results
@@ -262,6 +263,9 @@ class _Builder:
                            "kind": type(exc).__name__}
                 tracing.emit("branch_failed", f"{name}[{index}]", status="error", error=failure["error"])
                 return {BRANCHES: {name: {str(index): _FAILED}}, FLAGS: {"branch_failures": [failure]}}
+            executor = executors.current()
+            if executor.remote and body.kind != "function":  # its turns ran here; its remote tools say where they ran
+                tracing.emit("placement", f"{name}[{index}]", data={"what": "branch", **executor.here().as_data()})
             update: dict[str, Any] = {BRANCHES: {name: {str(index): output}}}
             if flags:
                 update[FLAGS] = flags

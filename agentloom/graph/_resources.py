@@ -13,7 +13,7 @@ from typing import Any
 
 from agentloom.errors import ConfigError
 from agentloom.graph import _interp
-from agentloom.graph.spec import GraphSpec, InputSpec, MemorySpec, ModelSpec, ToolSpec, type_fits
+from agentloom.graph.spec import CacheSpec, GraphSpec, InputSpec, MemorySpec, ModelSpec, ToolSpec, type_fits
 from agentloom.models.types import Model
 
 __all__ = ["LazyResources", "Resources", "build_resources", "resolve_inputs"]
@@ -107,27 +107,36 @@ def _build_model(name: str, mspec: ModelSpec, inputs: Mapping[str, Any], refs: M
 
     where = f"models.{name}"
     params = _interp.resolve_env(_interp.render(mspec.params, inputs), f"{where}.params")
+    rate_limit = None
+    if mspec.rate_limits is not None:
+        from agentloom.rate_limits import RateLimit
+
+        rate_limit = RateLimit(**mspec.rate_limits.model_dump())
     if mspec.ref is not None:
         obj = refs[mspec.ref]
         if hasattr(obj, "complete"):
             if params:
                 raise ConfigError(f"{where}: params cannot be applied to the model object {mspec.ref}; make it a factory")
-            return obj
+            return resolve_model(obj, rate_limit=rate_limit)
         if callable(obj):
-            return obj(**params)
+            return resolve_model(obj(**params), rate_limit=rate_limit)
         raise ConfigError(f"{where}: {mspec.ref} is neither a model nor a function returning one")
     model_name = _interp.resolve_env(_interp.render(mspec.model, inputs), f"{where}.model")
     base_url = _interp.resolve_env(_interp.render(mspec.base_url, inputs), f"{where}.base_url")
     return resolve_model(model_name, base_url=base_url, api_key_env=mspec.api_key_env,
-                         price=parse_price(mspec.price, f"{where}.price"), tool_mode=mspec.tool_mode, **params)
+                         price=parse_price(mspec.price, f"{where}.price"), tool_mode=mspec.tool_mode,
+                         rate_limit=rate_limit, **params)
 
 
 # --------------------------------------------------------------------------- tools
 def _with_options(tool: Any, tspec: ToolSpec) -> Any:
-    from agentloom.tools.base import Tool
+    from agentloom.tools.base import CachePolicy, Tool
 
-    overrides = {k: getattr(tspec, k) for k in ("timeout", "max_concurrency", "retries", "cacheable") if getattr(tspec, k) is not None}
-    if not overrides:
+    overrides = {k: getattr(tspec, k) for k in ("timeout", "max_concurrency", "retries") if getattr(tspec, k) is not None}
+    cache = tspec.cache
+    if cache is None and tspec.cacheable is not None:
+        cache = CacheSpec(enabled=tspec.cacheable, ttl=None)
+    if not overrides and cache is None:
         return tool
     options = {
         "name": tool.name,
@@ -135,9 +144,14 @@ def _with_options(tool: Any, tspec: ToolSpec) -> Any:
         "timeout": tool.timeout,
         "max_concurrency": tool.max_concurrency,
         "retries": tool.retries,
-        "cacheable": tool.cacheable,
+        "remote": tool.remote,
+        "num_cpus": tool.num_cpus,
+        "cache": tool.cache if cache is None else None if not cache.enabled
+        else CachePolicy(ttl=cache.ttl) if cache.ttl is not None else (tool.cache or CachePolicy()),
     } | overrides
-    return Tool(tool.fn, **options)
+    rebuilt = Tool(tool.fn, **options)
+    rebuilt.cache_scope = tool.cache_scope
+    return rebuilt
 
 
 def _as_tools(obj: Any, where: str) -> list[Any]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentloom import tracing
+from agentloom import executors, tracing
 from agentloom._paths import loom_home
 from agentloom._runtime import run_scope
 from agentloom.budget import Budget
@@ -87,11 +87,13 @@ async def run_graph(
     store: RunStore | None = None,
     listeners: list[Listener] | None = None,
     memory: MemoryBank | None = None,
+    executor: str | executors.Executor | None = None,
 ) -> Result:
     """See :meth:`agentloom.Graph.run`."""
-    from agentloom.storage import backend
+    from agentloom.storage import backend, prefer_database
 
     spec = graph.spec
+    prefer_database(spec.database_url())  # unless the process chose one (env, --database-url)
     if resume and not run_id:
         raise ConfigError("resuming needs the run id: --resume RUN_ID (see `loom runs list`)")
     nested = tracing.current() is not None and run_id is None
@@ -119,8 +121,12 @@ async def run_graph(
             build_resources, spec, resolved, graph.refs, graph.base_dir, model_override=model, run_id=thread_id, memory=memory
         )
         run = _Run(graph, resolved, budget, resources, thread_id, nested, resume, store, list(listeners or []), afresh=afresh)
+        block = spec.executor
+        chosen = executors.select(executor, kind=block.kind if block else None, address=block.address if block else None,
+                                  num_cpus=block.num_cpus if block else None, max_retries=block.max_retries if block else None)
         try:
-            return await _execute(run, saver, config)
+            with executors.use(chosen):
+                return await _execute(run, saver, config)
         finally:
             if memory is None and resources.memory is not None and hasattr(resources.memory, "close"):
                 resources.memory.close()

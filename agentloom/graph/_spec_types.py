@@ -191,6 +191,8 @@ class BudgetSpec(_Strict):
     llm_calls: int | None = Field(None, ge=0)
     tool_calls: int | None = Field(None, ge=0)
     seconds: float | None = Field(None, ge=0, description="wall-clock seconds")
+    shared: str | None = Field(None, min_length=1, description="share these limits with every process that names "
+                               "the same budget (kept in the database; seconds stays per run)")
 
     def limits(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None}

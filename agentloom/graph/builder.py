@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from agentloom.budget import Budget
     from agentloom.events import EventStream
+    from agentloom.executors import Executor
     from agentloom.memory.bank import MemoryBank
     from agentloom.models.types import Model
     from agentloom.result import Result
@@ -256,14 +257,17 @@ class Graph:
         store: RunStore | None = None,
         listeners: list[Listener] | None = None,
         memory: MemoryBank | None = None,
+        executor: str | Executor | None = None,
     ) -> Result:
         """Run the graph durably (checkpoints in ``<home>/checkpoints.db``; the run id is the
         thread id) and return a :class:`~agentloom.result.Result`. ``resume=True`` continues the
-        run ``run_id`` from its last checkpoint; finished branches are not run again."""
+        run ``run_id`` from its last checkpoint; finished branches are not run again. ``executor``
+        ("local", "ray" or an ``Executor``) overrides ``$AGENTLOOM_EXECUTOR`` and the spec's ``executor:``."""
         from agentloom.graph._run import run_graph
 
         return await run_graph(
-            self, inputs, budget=budget, run_id=run_id, model=model, resume=resume, store=store, listeners=listeners, memory=memory
+            self, inputs, budget=budget, run_id=run_id, model=model, resume=resume, store=store, listeners=listeners, memory=memory,
+            executor=executor,
         )
 
     def stream(self, inputs: Mapping[str, Any] | None = None, *, maxsize: int = 10_000, **kwargs: Any) -> EventStream[Result]:

@@ -20,6 +20,7 @@ _SHORT_DEFS: dict[str, dict[str, Any]] = {
     "ModelSpec": {"type": "string", "description": "'offline' or a litellm model string"},
     "ToolSpec": {"anyOf": [{"type": "null"}, {"type": "string", "description": "'module:attr' of a tool"}]},
     "OutputSpec": {"type": "string", "description": "a state path such as write.markdown"},
+    "CacheSpec": {"type": "boolean", "description": "true: shared with no time limit; false: every call runs"},
     "SelectSpec": {"enum": ["top_k", "threshold", "quorum", "best_of_n", "first_finish"]},
 }
 _UNIONS = {

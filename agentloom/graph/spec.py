@@ -80,6 +80,7 @@ __all__ = [
     "CitationVerifierSpec",
     "Condition",
     "ConfigSpec",
+    "ExecutorSpec",
     "ConsensusVerifierSpec",
     "CrossoverNode",
     "CrossoverSpec",
@@ -166,6 +167,20 @@ def type_fits(kind: str, value: Any) -> bool:
     return isinstance(value, _PY_TYPES.get(kind, (object,)))
 
 
+class RateLimitSpec(_Strict):
+    """A provider's rate limit (``agentloom.rate_limits.RateLimit``), kept in the database."""
+
+    requests_per_minute: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1)
+    key: str | None = Field(None, min_length=1, description="the shared window's name (default: the model's name)")
+
+    @model_validator(mode="after")
+    def _some(self) -> RateLimitSpec:
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError("give requests_per_minute, tokens_per_minute or both")
+        return self
+
+
 class ModelSpec(_Strict):
     """A named model: a litellm model string, ``offline``, or ``ref`` to a Python model object."""
 
@@ -181,6 +196,9 @@ class ModelSpec(_Strict):
     )
     tool_mode: Literal["auto", "native", "json", "text"] | None = Field(
         None, description="how agents ask it for tool calls: native (OpenAI tools), json (schema-enforced step), text, or auto"
+    )
+    rate_limits: RateLimitSpec | None = Field(
+        None, description="requests and tokens per minute, shared by every process calling this model"
     )
 
     @model_validator(mode="before")
@@ -211,6 +229,19 @@ class MemorySpec(_Strict):
     quota_tokens: int | None = Field(None, ge=0, description="tokens one run may store")
 
 
+class CacheSpec(_Strict):
+    """Whether a tool's results are shared through the memory bank, and for how long
+    (``true``/``false`` are short forms)."""
+
+    enabled: bool = Field(True, description="false: every call runs")
+    ttl: float | None = Field(None, gt=0, allow_inf_nan=False, description="seconds a stored result stays valid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+
 class ToolSpec(_Strict):
     """A tool entry. The key names it; built-in keys (calculator, corpus, web, web_search,
     http_fetch) need no ``builtin``; anything else needs ``ref: module:attr``."""
@@ -227,7 +258,11 @@ class ToolSpec(_Strict):
     timeout: float | None = Field(None, gt=0, description="seconds per call")
     max_concurrency: int | None = Field(None, ge=1, description="concurrent calls of this tool")
     retries: int | None = Field(None, ge=0)
-    cacheable: bool | None = Field(None, description="false keeps results out of the memory bank")
+    cache: CacheSpec | None = Field(
+        None, description="share results of identical calls through the memory bank: true, or {ttl: SECONDS}; "
+        "off by default for ref tools (a tool with side effects must run for every caller)",
+    )
+    cacheable: bool | None = Field(None, description="older spelling of cache: true/false")
 
     @model_validator(mode="before")
     @classmethod
@@ -273,6 +308,21 @@ class ConfigSpec(_Strict):
         default_factory=dict, description="extra values passed to function nodes as config['configurable']"
     )
 
+
+
+class ExecutorSpec(_Strict):
+    """Where map branches of function nodes and ``remote=True`` tools run. ``executor: ray`` is
+    short for ``{kind: ray}``; ``$AGENTLOOM_EXECUTOR`` (``loom --executor``) overrides ``kind``."""
+
+    kind: Literal["local", "ray"] = Field("local", description="local (this process, the default) or ray")
+    address: str | None = Field(None, description="an existing Ray cluster (ray://host:10001 or host:6379); default $RAY_ADDRESS, else a local runtime")
+    num_cpus: float | None = Field(None, gt=0, description="CPUs each remote branch asks for (default 1; a tool's own num_cpus wins)")
+    max_retries: int | None = Field(None, ge=0, description="times Ray re-runs a task whose worker died (default 3)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, data: Any) -> Any:
+        return {"kind": data} if isinstance(data, str) else data
 
 
 # --------------------------------------------------------------------------- edges
@@ -372,5 +422,18 @@ class GraphSpec(_Strict):
     memory: MemorySpec | None = None
     tools: dict[str, ToolSpec] = Field(default_factory=dict, description="tool entries by name")
     config: ConfigSpec | None = None
+    executor: ExecutorSpec | None = None
+    database: str | None = Field(
+        None, min_length=1, description="where runs, checkpoints and shared budgets live: a postgresql:// URL "
+        "(${env:VAR} for its password) or a SQLite path; AGENTLOOM_DATABASE_URL and --database-url win",
+    )
     nodes: dict[str, NodeSpec] = Field(min_length=1, description="the nodes, by name")
     edges: list[EdgeSpec] | None = Field(None, description="edges; leave out to run the nodes in order")
+
+    def database_url(self) -> str | None:
+        """``database:`` with its ``${env:VAR}`` resolved (a missing variable is a one-line error)."""
+        if not self.database:
+            return None
+        from agentloom.graph._interp import resolve_env
+
+        return str(resolve_env(self.database, "database"))

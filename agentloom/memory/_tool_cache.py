@@ -136,7 +136,7 @@ class ToolResultCache:
             kind="tool_result", key=tool_key(tool.name, args, result.value), value=text,
             task=self.admission.current_task(), team=team, run=run, fingerprint=fp,
             citations=list(collect_passages(result.value)), cost_seconds=round(max(result.duration, 0.0), 6),
-            value_format=fmt, source="tool",
+            value_format=fmt, source="tool", ttl=tool.cache.ttl if tool.cache is not None else None,
         )
         return self.admission.offer(candidate).entry_id
 

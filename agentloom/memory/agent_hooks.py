@@ -51,7 +51,7 @@ def memory_tools(bank: MemoryBank) -> list[Tool]:
             "citations": [known.get(c, {"id": c}) for c in entry.citations],
         }
 
-    return [Tool(memory_read, name="memory_read", cacheable=False)]
+    return [Tool(memory_read, name="memory_read")]  # reads the bank itself: never cached in it
 
 
 def memory_prompt(bank: MemoryBank, task: str, team: str | None, limit: int = 8) -> str:

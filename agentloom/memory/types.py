@@ -123,6 +123,8 @@ class AdmissionCandidate:
     """``text`` or ``json``."""
     source: str = "step"
     """``tool`` (through the ToolCache) or ``step`` (``admit_step`` / ``offer``)."""
+    ttl: float | None = None
+    """Seconds the entry stays valid (a tool's ``CachePolicy``); the bank's own ttl still caps it."""
 
 
 @dataclass(slots=True)

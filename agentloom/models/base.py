@@ -13,12 +13,12 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from agentloom import tracing
-from agentloom.budget import Budget, Cost, Price
+from agentloom.budget import Budget, Cost, Price, Reservation
 from agentloom.errors import (
     BudgetExceeded,
     ConfigError,
@@ -28,6 +28,9 @@ from agentloom.errors import (
     TransientModelError,
 )
 from agentloom.models.types import Completion, Message, Model, ModelRequest, Usage
+
+if TYPE_CHECKING:
+    from agentloom.rate_limits import RateLimit
 
 __all__ = ["ModelBase", "TransientModelError", "estimate_input_tokens", "json_values", "parse_structured", "strip_fences"]
 
@@ -125,6 +128,9 @@ class ModelBase:
     """
 
     name: str = "model"
+    rate_limit: RateLimit | None = None
+    """Requests and tokens per minute shared by every process calling this model (see
+    ``agentloom.rate_limits``); each attempt takes a slot before it is sent."""
     tool_mode: str = "auto"
     """How this model is asked for tool calls: ``native``, ``json``, ``text`` or ``auto`` (see
     ``agentloom.agents.tool_protocol``)."""
@@ -301,11 +307,29 @@ class ModelBase:
                 )
             node = node.parent
 
+    async def _rate_slot(self, request: ModelRequest) -> str | None:
+        """A slot in the model's shared rate-limit window (waiting for one), or None without a limit."""
+        if self.rate_limit is None:
+            return None
+        return await self.rate_limit.acquire(self.name, self.estimate(request).tokens, seconds_left=_seconds_left())
+
+    def _reserve(self, budget: Budget | None, request: ModelRequest, slot: str | None, what: str) -> Reservation | None:
+        """The attempt's budget reservation; a refused one gives its rate-limit slot back."""
+        if budget is None:
+            return None
+        try:
+            return budget.reserve(self.estimate(request), what=what)
+        except BaseException:
+            if slot is not None and self.rate_limit is not None:
+                self.rate_limit.release(slot)
+            raise
+
     async def _charged_attempt(self, request: ModelRequest, attempt_no: int, spent: Usage) -> Completion:
         ctx = tracing.current()
         budget: Budget | None = ctx.budget if ctx else None
         self._check_priced(budget)
-        reservation = budget.reserve(self.estimate(request), what=f"model {self.name} ({request.purpose})") if budget else None
+        slot = await self._rate_slot(request)
+        reservation = self._reserve(budget, request, slot, f"model {self.name} ({request.purpose})")
         start_wall, start = time.time(), time.perf_counter()
         try:
             completion = await _within_deadline(self._attempt(request), budget, f"model {self.name}")
@@ -331,6 +355,8 @@ class ModelBase:
         usage.attempts = 1
         if usage.usd == 0.0 or usage.usd is None:
             usage.usd = self.usd_for(usage)
+        if slot is not None and self.rate_limit is not None:
+            self.rate_limit.settle(slot, usage.input_tokens + usage.output_tokens)
         settled = Cost(usd=usage.usd or 0.0, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, llm_calls=1)
         if reservation is not None:
             reservation.settle(settled)
@@ -392,7 +418,8 @@ class ModelBase:
         ctx = tracing.current()
         budget = ctx.budget if ctx else None
         self._check_priced(budget)
-        reservation = budget.reserve(self.estimate(request), what=f"model {self.name} ({request.purpose}, stream)") if budget else None
+        slot = await self._rate_slot(request)
+        reservation = self._reserve(budget, request, slot, f"model {self.name} ({request.purpose}, stream)")
         start_wall = time.time()
         usage = Usage()
         try:
@@ -415,6 +442,8 @@ class ModelBase:
             raise
         usage.usd = self.usd_for(usage) if not usage.usd else usage.usd
         self.last_stream_usage = usage
+        if slot is not None and self.rate_limit is not None:
+            self.rate_limit.settle(slot, usage.input_tokens + usage.output_tokens)
         settled = Cost(usd=usage.usd or 0.0, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, llm_calls=1)
         if reservation is not None:
             reservation.settle(settled)

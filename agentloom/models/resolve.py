@@ -6,11 +6,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentloom.budget import Price
 from agentloom.errors import ConfigError, MissingAPIKeyError
 from agentloom.models.types import Model
+
+if TYPE_CHECKING:
+    from agentloom.rate_limits import RateLimit
 
 __all__ = ["resolve_model", "default_model_name", "parse_price", "TOOL_MODES"]
 
@@ -64,6 +67,7 @@ def resolve_model(
     api_key_env: str | None = None,
     price: Price | Mapping[str, Any] | str | None = None,
     tool_mode: str | None = None,
+    rate_limit: RateLimit | None = None,
     **params: Any,
 ) -> Model:
     """``None`` gives the default (``$AGENTLOOM_MODEL`` or offline); ``"offline"`` gives
@@ -72,7 +76,8 @@ def resolve_model(
     ``base_url`` points it at an OpenAI-compatible server (a bare name then means
     ``openai/NAME``); ``api_key_env`` names the variable holding its key; ``price`` (USD per
     million tokens, see ``parse_price``) prices a model litellm has no price for. ``tool_mode``
-    (one of ``TOOL_MODES``) is how agents ask this model for tool calls."""
+    (one of ``TOOL_MODES``) is how agents ask this model for tool calls. ``rate_limit`` shares
+    requests and tokens per minute with every process calling it (``agentloom.rate_limits``)."""
     if tool_mode is not None and tool_mode not in TOOL_MODES:
         raise ConfigError(f"tool_mode {tool_mode!r} must be one of {', '.join(TOOL_MODES)}")
     if spec is None:
@@ -82,6 +87,8 @@ def resolve_model(
             raise ConfigError("base_url, api_key_env and price apply to a model name, not to a model object")
         if tool_mode is not None:
             spec.tool_mode = tool_mode  # type: ignore[attr-defined]
+        if rate_limit is not None:
+            spec.rate_limit = rate_limit  # type: ignore[attr-defined]
         return spec
     name = spec.strip()
     if name == "offline":
@@ -110,4 +117,5 @@ def resolve_model(
     model = LiteLLMModel(name, **params)
     if tool_mode is not None:
         model.tool_mode = tool_mode
+    model.rate_limit = rate_limit
     return model

@@ -18,7 +18,18 @@ from agentloom.storage.database import Database
 from agentloom.storage.sqlite import SQLiteBackend
 from agentloom.storage.types import Backend, Connection, Cursor, Dialect
 
-__all__ = ["Backend", "Connection", "Cursor", "Database", "Dialect", "SQLiteBackend", "backend", "database_url", "open_database"]
+__all__ = [
+    "Backend",
+    "Connection",
+    "Cursor",
+    "Database",
+    "Dialect",
+    "SQLiteBackend",
+    "backend",
+    "database_url",
+    "open_database",
+    "prefer_database",
+]
 
 ENV = "AGENTLOOM_DATABASE_URL"
 
@@ -26,12 +37,21 @@ _sqlite: Backend = SQLiteBackend()
 _postgres: dict[str, Backend] = {}
 
 #: Store kinds the Postgres backend holds so far; the others stay in SQLite files beside it.
-POSTGRES_KINDS = frozenset({"runs"})
+POSTGRES_KINDS = frozenset({"runs", "budgets", "memory"})
 
 
 def database_url() -> str | None:
     """The database URL in use (``AGENTLOOM_DATABASE_URL``), or None for the default SQLite files."""
     return os.environ.get(ENV) or None
+
+
+def prefer_database(url: str | None) -> bool:
+    """Use ``url`` (a graph's ``database:``) for this process's stores unless one is already chosen:
+    ``AGENTLOOM_DATABASE_URL`` and ``--database-url`` win. Returns whether ``url`` was taken."""
+    if not url or database_url() is not None:
+        return False
+    os.environ[ENV] = url
+    return True
 
 
 def backend() -> Backend:

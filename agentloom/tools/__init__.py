@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from agentloom._lazy import lazy_exports
-from agentloom.tools.base import Tool, ToolArgumentError, ToolResult, canonical_args, fingerprint, tool
+from agentloom.tools.base import (
+    CachePolicy,
+    Tool,
+    ToolArgumentError,
+    ToolResult,
+    canonical_args,
+    fingerprint,
+    tool,
+)
 
 # Eager, not lazy: importing the submodule binds the package attribute ``calculator`` to the
 # module, which would shadow a lazy ``__getattr__``; this from-import rebinds it to the Tool.
@@ -11,6 +19,7 @@ from agentloom.tools.calculator import calculator
 from agentloom.tools.executor import Task, ToolCache, ToolExecutor, references_in, resolve_references
 
 __all__ = [
+    "CachePolicy",
     "Task",
     "Tool",
     "ToolArgumentError",

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import inspect
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from agentloom.errors import ConfigError, ToolArgumentError
 from agentloom.models.types import canonical_args
 
-__all__ = ["Tool", "ToolResult", "ToolArgumentError", "tool", "fingerprint", "canonical_args"]
+__all__ = ["CachePolicy", "Tool", "ToolResult", "ToolArgumentError", "tool", "fingerprint", "canonical_args"]
 
 
 def _param_docs(doc: str) -> tuple[str, dict[str, str]]:
@@ -47,6 +48,27 @@ def _param_docs(doc: str) -> tuple[str, dict[str, str]]:
     return "\n".join(summary).strip(), params
 
 
+@dataclass(frozen=True)
+class CachePolicy:
+    """Whether, and for how long, a tool's results are shared through the memory bank: identical
+    calls from any team are served from it (or join the call in flight). Only for tools whose
+    result depends on nothing but their arguments: read-only lookups, pure functions."""
+
+    ttl: float | None = None
+    """Seconds a stored result stays valid (None: as long as the bank keeps it)."""
+
+    def __post_init__(self) -> None:
+        if self.ttl is not None and not (math.isfinite(self.ttl) and self.ttl > 0):
+            raise ConfigError(f"CachePolicy ttl must be positive seconds, got {self.ttl}")
+
+
+def _cache_policy(cache: CachePolicy | bool | None) -> CachePolicy | None:
+    """``True`` is ``CachePolicy()``; ``False`` and ``None`` are off."""
+    if isinstance(cache, CachePolicy):
+        return cache
+    return CachePolicy() if cache is True else None
+
+
 class Tool:
     """A callable tool with a validated argument model and an OpenAI function schema."""
 
@@ -59,8 +81,13 @@ class Tool:
         timeout: float | None = None,
         max_concurrency: int | None = None,
         retries: int = 0,
-        cacheable: bool = True,
+        cache: CachePolicy | bool | None = None,
+        cacheable: bool | None = None,
+        remote: bool = False,
+        num_cpus: float | None = None,
     ) -> None:
+        if num_cpus is not None and (not remote or num_cpus <= 0):
+            raise ConfigError(f"tool {name or fn.__name__}: num_cpus needs remote=True and a positive number")
         if max_concurrency is not None and max_concurrency < 1:
             raise ConfigError(f"tool {name or fn.__name__}: max_concurrency must be at least 1")
         if retries < 0:
@@ -74,7 +101,12 @@ class Tool:
         self.timeout = timeout
         self.max_concurrency = max_concurrency
         self.retries = retries
-        self.cacheable = cacheable
+        #: Sharing through the memory bank: off unless given (a side-effecting tool must never be
+        #: run once for two callers); ``cacheable=`` is the older spelling of ``cache=``.
+        self.cache: CachePolicy | None = _cache_policy(cache if cacheable is None else cacheable)
+        #: Run on the run's executor (a Ray task asking for ``num_cpus``) instead of in this process.
+        self.remote = remote
+        self.num_cpus = num_cpus
         #: What the results depend on besides the arguments (e.g. which corpus index): identical
         #: calls are shared through the memory bank only within one scope.
         self.cache_scope: str | None = None
@@ -82,6 +114,11 @@ class Tool:
         self.args_model = self._build_args_model(arg_docs)
         self._schema: dict[str, Any] | None = None
         self._semaphores: dict[int, asyncio.Semaphore] = {}
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether results are shared through the memory bank (see ``cache``)."""
+        return self.cache is not None
 
     def _build_args_model(self, arg_docs: dict[str, str]) -> type[BaseModel]:
         from pydantic import Field
@@ -164,7 +201,10 @@ def tool(
     timeout: float | None = None,
     max_concurrency: int | None = None,
     retries: int = 0,
-    cacheable: bool = True,
+    cache: CachePolicy | bool | None = None,
+    cacheable: bool | None = None,
+    remote: bool = False,
+    num_cpus: float | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -177,12 +217,18 @@ def tool(
     timeout: float | None = None,
     max_concurrency: int | None = None,
     retries: int = 0,
-    cacheable: bool = True,
+    cache: CachePolicy | bool | None = None,
+    cacheable: bool | None = None,
+    remote: bool = False,
+    num_cpus: float | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed (sync or async) function into a :class:`Tool`.
 
     Use bare (``@tool``) or with options (``@tool(timeout=5, max_concurrency=2, retries=1)``).
-    ``cacheable=False`` keeps its results out of the memory bank (tools with side effects).
+    ``cache=CachePolicy(ttl=...)`` shares its results through the memory bank; off by default,
+    because a tool with side effects must run for every caller.
+    ``remote=True`` runs it on the run's executor: a Ray task asking for ``num_cpus`` CPUs (default 1)
+    under ``--executor ray``, in this process otherwise. Its arguments and result must pickle.
     """
 
     def wrap(f: Callable[..., Any]) -> Tool:
@@ -193,7 +239,10 @@ def tool(
             timeout=timeout,
             max_concurrency=max_concurrency,
             retries=retries,
+            cache=cache,
             cacheable=cacheable,
+            remote=remote,
+            num_cpus=num_cpus,
         )
 
     return wrap(fn) if fn is not None else wrap

@@ -13,7 +13,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from agentloom.tools.base import tool
+from agentloom.tools.base import CachePolicy, tool
 
 __all__ = ["calculator", "evaluate", "MAX_EXPRESSION_CHARS", "MAX_INT_BITS"]
 
@@ -239,7 +239,7 @@ def evaluate(expression: str) -> Number:
         raise ValueError("division by zero") from None
 
 
-@tool(timeout=5.0)
+@tool(timeout=5.0, cache=CachePolicy())
 def calculator(expression: str) -> dict[str, Any]:
     """Evaluate an arithmetic expression exactly and safely; use it for any calculation.
 

@@ -34,7 +34,7 @@ from agentloom.tools._corpus_files import (
     scan,
 )
 from agentloom.tools._passages import Passage, passage_id, split_passages, text_lines
-from agentloom.tools.base import Tool
+from agentloom.tools.base import CachePolicy, Tool
 
 __all__ = [
     "SUFFIXES",
@@ -407,8 +407,8 @@ class CorpusIndex:
 
         tools = [
             Tool(corpus_search, description=f"Search the local document corpus ({folders}) by key words; "
-                 "returns the best passages with ids to cite, file paths and line ranges."),
-            Tool(read_passage),
+                 "returns the best passages with ids to cite, file paths and line ranges.", cache=CachePolicy()),
+            Tool(read_passage, cache=CachePolicy()),
         ]
         scope = self.signature()
         for t in tools:  # results are shared through memory only for this exact corpus content

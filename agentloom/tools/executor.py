@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from agentloom import tracing
+from agentloom import executors, tracing
 from agentloom.budget import Cost
 from agentloom.errors import BudgetExceeded, ConfigError
 from agentloom.models.types import ToolCall
@@ -103,6 +103,13 @@ def resolve_references(value: Any, results: dict[str, Any]) -> Any:
         return {k: resolve_references(v, results) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve_references(v, results) for v in value]
+    return value
+
+
+async def _remote_call(executor: executors.Executor, tool: Tool, kwargs: dict[str, Any]) -> Any:
+    """A ``remote=True`` tool's call on the executor; the run store records where it ran."""
+    value, where = await executor.call(tool.fn, (), kwargs, num_cpus=tool.num_cpus)
+    tracing.emit("placement", tool.name, data={"what": "tool", **where.as_data()})
     return value
 
 
@@ -338,7 +345,11 @@ class ToolExecutor:
 
     async def _invoke(self, tool: Tool, kwargs: dict[str, Any]) -> Any:
         timeout = tool.timeout if tool.timeout is not None else self.default_timeout
-        if tool.is_async:
+        executor = executors.current() if tool.remote else None
+        coro: Awaitable[Any]
+        if executor is not None and executor.remote:
+            coro = _remote_call(executor, tool, kwargs)
+        elif tool.is_async:
             coro = tool.fn(**kwargs)
         else:
             loop = asyncio.get_running_loop()

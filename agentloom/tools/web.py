@@ -29,7 +29,10 @@ from agentloom.tools._web_providers import (
     clamp_k,
     provider_from_env,
 )
-from agentloom.tools.base import Tool
+from agentloom.tools.base import CachePolicy, Tool
+
+#: Web results change: they are shared through the memory bank for an hour at most.
+WEB_CACHE_TTL = 3600.0
 
 __all__ = [
     "FetchRefused",
@@ -127,7 +130,7 @@ def make_web_search(provider: WebSearchProvider | str | None = None, *, timeout:
         """
         return await search(query, k, provider=provider)
 
-    return Tool(web_search, timeout=timeout, max_concurrency=8)
+    return Tool(web_search, timeout=timeout, max_concurrency=8, cache=CachePolicy(ttl=WEB_CACHE_TTL))
 
 
 def make_http_fetch(allow_hosts: str | Iterable[str] | None = None, *, timeout: float = 20.0,
@@ -145,7 +148,7 @@ def make_http_fetch(allow_hosts: str | Iterable[str] | None = None, *, timeout: 
         """
         return await fetch(url, max_chars, allow_hosts=allowed, timeout=timeout, max_bytes=max_bytes)
 
-    return Tool(http_fetch, timeout=timeout + 5, max_concurrency=8)
+    return Tool(http_fetch, timeout=timeout + 5, max_concurrency=8, cache=CachePolicy(ttl=WEB_CACHE_TTL))
 
 
 def web_tools(

@@ -41,13 +41,15 @@ async def execute(
     overrides: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,
     partial: bool = False,
+    remote: bool = False,
 ) -> Output:
-    """Run one (non-map) node on ``scope`` and return ``(output, budget_limited)``."""
+    """Run one (non-map) node on ``scope`` and return ``(output, budget_limited)``; ``remote``
+    sends a function node to the run's executor (a map branch under Ray)."""
     kind = node.kind
     if kind == "agent":
         return await run_agent(node, name, scope, res, team, overrides or {})
     if kind == "function":
-        return await run_function(node, name, scope, res, config or {})
+        return await run_function(node, name, scope, res, config or {}, remote=remote)
     if kind == "planner":
         return await run_planner(node, name, scope, res)
     if kind == "verifier":
