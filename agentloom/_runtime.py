@@ -103,6 +103,8 @@ async def run_scope(
         tracing.emit("run_finished", name, start=started.start if started else None, status=status, error=error,
                      data={"kind": kind, "usage": _usage(budget, scope), "remaining": budget.left()}, span_id=started.span_id if started else None, ctx=ctx)
         detach_ledger()  # a budget shared by later runs must not log into this one
+        if traced is not None:  # a short CLI run must not exit with its spans still queued
+            await asyncio.to_thread(observability.flush, observability.RUN_END_FLUSH_S)
         if own_store:  # closing waits for the queued writes: off the event loop
             await asyncio.to_thread(store.close)
 

@@ -63,7 +63,9 @@ class OTLPReceiver:
                     self.end_headers()
                     return
                 receiver._receive(body)
-                from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+                from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+                    ExportTraceServiceResponse,
+                )
 
                 reply = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)

@@ -18,10 +18,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agentloom.tracing import Listener
 
-__all__ = ["MISSING_EXTRA", "disable", "enable", "enabled", "flush", "run_listener"]
+__all__ = ["MISSING_EXTRA", "RUN_END_FLUSH_S", "disable", "enable", "enabled", "flush", "run_listener"]
 
 MISSING_EXTRA = ("OpenTelemetry tracing needs the optional extra: pip install 'agentloom[otel]' "
                  "(opentelemetry-sdk and the OTLP/HTTP exporter are not installed)")
+
+#: How long a top-level run's end waits for its spans to be sent (an unreachable collector
+#: costs at most this, then the spans stay queued for the exporter's next try and exit).
+RUN_END_FLUSH_S = 5.0
 
 _lock = threading.Lock()
 _switched_on = False

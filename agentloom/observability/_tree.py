@@ -6,11 +6,17 @@ from the run id), so the tree in a trace backend is the tree in the run store. A
 (a span's end, a model call, a tool result, a verdict) becomes a span; a point event inside an
 open span (a plan, a memory hit, a decision) becomes an OTLP span event on it, and a plan's
 width and depth become attributes of its span and of the run's.
+
+A map node runs as LangGraph steps with no span of its own, its branches being children of the
+run; the trace gives the branches of map ``NAME`` (``NAME[i]``) a ``node NAME`` span (id derived
+from the run and the name, from the first branch's start to the last one's end, sent when the
+run ends) so that the tree reads run, node, branch.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +31,8 @@ __all__ = ["RunSpans", "SpanRecord", "span_int", "trace_int"]
 _DUPLICATES = frozenset({"graph_node"})
 #: Budget actions worth a span event (a settle is already on the call's span).
 _BUDGET_NOTES = frozenset({"release", "overshoot"})
+#: A map branch's name: the map node's name and the item's index.
+_BRANCH_NAME = re.compile(r"^(.+)\[\d+\]$")
 
 
 @dataclass(slots=True)
@@ -50,6 +58,18 @@ class _Open:
 
     attributes: dict[str, Any] = field(default_factory=dict)
     events: list[tuple[str, int, dict[str, AttrValue]]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _MapNode:
+    """The span the trace gives a map node's branches: its id and the time they cover."""
+
+    span_id: str
+    team: str | None
+    start: float
+    end: float
+    branches: int = 0
+    failed: int = 0
 
 
 def trace_int(run_id: str) -> int:
@@ -83,6 +103,10 @@ class RunSpans:
         self._on_error = on_error
         self._lock = threading.Lock()
         self._open: dict[str, _Open] = {}
+        self._maps: dict[str, _MapNode] = {}
+        self._map_of: dict[str, str] = {}
+        """A map branch's span id -> its map node's synthesized span id."""
+        self._pending: list[SpanRecord] = []
         self._run_span = ""
         self._trace = 0
         self._broken = False
@@ -93,8 +117,11 @@ class RunSpans:
         try:
             with self._lock:
                 record = self._fold(event)
+                pending, self._pending = self._pending, []
             if record is not None:
                 self._sink(record)
+            for extra in pending:
+                self._sink(extra)
         except Exception as exc:  # observability must never fail the run it observes
             self._broken = True
             if self._on_error is not None:
@@ -107,6 +134,8 @@ class RunSpans:
             return None
         if not self._trace:  # events of a run this listener did not see start
             self._trace = trace_int(event.run_id)
+        if isinstance(event, ev.BranchStarted | ev.BranchFinished):
+            self._map_branch(event)
         if isinstance(event, ev.SpanStarted):
             self._open[event.span_id] = _Open()
             return None
@@ -115,12 +144,42 @@ class RunSpans:
             record = self._record(event, opened)
             if isinstance(event, ev.RunFinished):
                 self._open.clear()
+                self._finish_maps()
             return record
         parent = self._open.get(event.parent_id or self._run_span)
         if parent is None:  # its span has already ended: keep it as a span of its own
             return None if event.kind in _DUPLICATES else self._record(event, None)
         self._note(event, parent)
         return None
+
+    def _map_branch(self, event: ev.Event) -> None:
+        """Put a map branch (a branch whose parent is the run) under its map node's span."""
+        if event.parent_id not in (None, "", self._run_span):
+            return
+        match = _BRANCH_NAME.match(event.name)
+        if match is None:
+            return
+        node = self._maps.get(match.group(1))
+        if node is None:
+            seed = f"{event.run_id}/map/{match.group(1)}".encode()
+            node = _MapNode(hashlib.blake2b(seed, digest_size=8).hexdigest(), None, event.start, event.end)
+            self._maps[match.group(1)] = node
+        self._map_of[event.span_id] = node.span_id
+        node.start, node.end = min(node.start, event.start), max(node.end, event.end)
+        if isinstance(event, ev.BranchFinished):
+            node.branches += 1
+            node.failed += event.status == "error"
+
+    def _finish_maps(self) -> None:
+        """Send the map nodes' spans (at the run's end, when every branch has ended)."""
+        maps, self._maps, self._map_of = self._maps, {}, {}
+        for name, node in maps.items():
+            attrs = clean({"agentloom.kind": "node", "agentloom.node_kind": "map", "agentloom.branches": node.branches,
+                           "agentloom.branches_failed": node.failed})
+            self._pending.append(SpanRecord(
+                name=text(f"node {name}"), trace_id=self._trace, span_id=span_int(node.span_id),
+                parent_id=span_int(self._run_span) if self._run_span else None,
+                start_ns=_ns(node.start), end_ns=_ns(max(node.end, node.start)), attributes=attrs))
 
     def _note(self, event: ev.Event, parent: _Open) -> None:
         """A point event inside the open span ``parent``."""
@@ -144,7 +203,7 @@ class RunSpans:
         attrs = event_attributes(event)
         if opened is not None:
             attrs.update(opened.attributes)
-        parent = event.parent_id or (self._run_span if event.span_id != self._run_span else None)
+        parent = self._map_of.get(event.span_id) or event.parent_id or (self._run_span if event.span_id != self._run_span else None)
         failed = event.status == "error" or (isinstance(event, ev.RunFinished) and event.status == "failed")
         return SpanRecord(
             name=text(span_name(event)),
