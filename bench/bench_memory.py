@@ -96,7 +96,7 @@ def _respond(request: Any) -> dict[str, Any]:
 def _search_tool(latency: float, cap: int | None, counter: list[int]) -> Any:
     from agentloom.tools import tool
 
-    @tool(max_concurrency=cap)
+    @tool(max_concurrency=cap, cache=True)  # a read-only search: its results may be shared
     async def search(query: str) -> dict[str, Any]:
         """Search the corpus."""
         counter[0] += 1

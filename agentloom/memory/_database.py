@@ -39,11 +39,28 @@ class BankDatabase:
         self.file_key = str(self.path.resolve())
         self._vectors: VectorIndex | None = None
         self._vec_lock = threading.Lock()
-        if not {"entries", "entries_fts", "decisions", "reads", "models", "passages"} <= self.database.tables():
-            self.write(lambda conn: ensure_schema(conn))  # an existing bank opens without the write lock
+        dialect = self.database.dialect
+        needed = {"entries", "decisions", "reads", "models", "passages"} | (
+            set() if dialect.fulltext == "tsvector" else {"entries_fts"})
+        if not needed <= self.database.tables():
+            try:  # an existing bank opens without the write lock
+                self.write(lambda conn: ensure_schema(conn, dialect))
+            except Exception:  # another process created it at the same moment (a DDL race on Postgres)
+                if not needed <= self.database.tables():
+                    raise
 
     def close(self) -> None:
         self.database.close()
+
+    def location(self) -> str:
+        """Where the bank is: its file, or on Postgres the database URL (password hidden), which
+        every bank path on that URL shares."""
+        if self.database.dialect.name == "postgres":
+            from agentloom.storage import database_url
+            from agentloom.storage.postgres import redact_url
+
+            return redact_url(database_url() or str(self.database.path))
+        return str(self.path)
 
     # ----------------------------------------------------------------- namespaces
     def namespace(self) -> str:
@@ -120,12 +137,12 @@ class BankDatabase:
                 raise ConfigError(f"{self.path}: stores {known}-dimensional vectors; the embedder returned {dim}")
             from agentloom.memory._vectors import VectorIndex
 
-            index = VectorIndex(known or dim or 0)
+            index = VectorIndex(known or dim or 0, postgres=self.database.dialect.name == "postgres")
 
             def create(conn: Connection) -> None:
                 index.create(conn)
                 if known is None:
-                    conn.execute("INSERT OR REPLACE INTO loom_meta VALUES ('vec_dim', ?)", (str(dim),))
+                    conn.execute(self.database.dialect.upsert("loom_meta", ("key", "value"), ("key",)), ("vec_dim", str(dim)))
 
             self.write(create)
             self._vectors = index

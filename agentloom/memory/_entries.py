@@ -31,12 +31,20 @@ def store_entry(conn: Connection, ns: str, chash: str, fields: dict[str, Any], *
     row = {"id": entry_id(ns, chash), "ns": ns, "content_hash": chash, **fields,
            "created": now, "uses": 0, "shown": 0, "expires": now + ttl if ttl is not None else None}
     cur = insert(conn, "entries", row, on_conflict="DO NOTHING")
-    return int(cur.lastrowid or 0) if cur.rowcount == 1 else None
+    if cur.rowcount != 1:
+        return None
+    rid = getattr(cur, "lastrowid", None)  # sqlite3 has it; psycopg does not
+    if not rid:
+        rid = conn.execute("SELECT rid FROM entries WHERE id = ?", (row["id"],)).fetchone()[0]
+    return int(rid)
 
 
 #: One row of the ``reads`` log (``read_row`` builds its parameters).
 READ_SQL = ("INSERT INTO reads (ns, entry_id, fingerprint, team, run, via, saved_seconds, saved_tokens, saved_usd, created) "
             "VALUES (?,?,?,?,?,?,?,?,?,?)")
+#: Keep the newest copy of a cited passage (the same statement on SQLite and Postgres).
+_PASSAGE_UPSERT = ("INSERT INTO passages (ns, id, data) VALUES (?, ?, ?) "
+                   "ON CONFLICT (ns, id) DO UPDATE SET data = excluded.data")
 _USE_SQL = "UPDATE entries SET uses = uses + 1, last_used = ? WHERE id = ?"
 _SHOWN_SQL = "UPDATE entries SET shown = shown + 1 WHERE id = ?"
 
@@ -159,8 +167,10 @@ class EntryStore:
         ns = self.db.namespace()
         now = time.time()
 
+        fulltext = self.db.database.dialect.fulltext
+
         def load(rows: list[tuple[Any, ...]]) -> int:
-            return self.db.write(lambda conn: _load_batch(conn, rows))
+            return self.db.write(lambda conn: _load_batch(conn, rows, fulltext))
 
         added, pending = 0, []
         for item in entries:
@@ -188,8 +198,7 @@ class EntryStore:
         except ValueError:
             return
         for pid, citation in collect_passages(data).items():
-            conn.execute("INSERT OR REPLACE INTO passages (ns, id, data) VALUES (?, ?, ?)",
-                         (ns, pid, json.dumps(citation.to_dict(), ensure_ascii=False)))
+            conn.execute(_PASSAGE_UPSERT, (ns, pid, json.dumps(citation.to_dict(), ensure_ascii=False)))
 
     # ----------------------------------------------------------------- reads
     def read(self, entry_id: str, *, team: str | None = None, via: str = "memory_read") -> MemoryEntry:
@@ -245,11 +254,15 @@ def _import_row(item: MemoryEntry | dict[str, Any], ns: str, now: float) -> tupl
     )
 
 
-def _load_batch(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
-    """Insert rows with the FTS trigger off, then index the new rows in one statement."""
+def _load_batch(conn: Connection, rows: list[tuple[Any, ...]], fulltext: str = "fts5") -> int:
+    """Insert rows with the FTS trigger off, then index the new rows in one statement (a
+    ``tsvector`` column indexes itself)."""
     from agentloom.memory._schema import INSERT_TRIGGER
 
     start = conn.execute("SELECT coalesce(max(rid), 0) FROM entries").fetchone()[0]
+    if fulltext == "tsvector":
+        conn.executemany(_IMPORT_SQL, rows)
+        return int(conn.execute("SELECT count(*) FROM entries WHERE rid > ?", (start,)).fetchone()[0])
     conn.execute("DROP TRIGGER IF EXISTS entries_ai")
     conn.executemany(_IMPORT_SQL, rows)
     conn.execute("INSERT INTO entries_fts(rowid, key, value) SELECT rid, key, value FROM entries WHERE rid > ?", (start,))

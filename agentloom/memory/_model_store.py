@@ -35,6 +35,11 @@ class ModelStore:
     def save(self, model: AdmissionModel) -> int:
         """Store a trained model as the next version; returns the version."""
         row = model.to_row()
-        version = self.db.write(lambda c: int(insert(c, "models", row).lastrowid or 0))
+        def txn(conn: Connection) -> int:
+            cur = insert(conn, "models", row)
+            found = getattr(cur, "lastrowid", None)  # sqlite3 has it; psycopg does not
+            return int(found or conn.execute("SELECT max(version) FROM models").fetchone()[0])
+
+        version = self.db.write(txn)
         model.version = version
         return version

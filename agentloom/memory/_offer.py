@@ -10,10 +10,11 @@ import time
 
 from agentloom import tracing
 from agentloom.memory._entries import EntryStore, store_entry
+from agentloom.memory._fulltext import match_expression, neighbours_sql
 from agentloom.memory._hygiene import quota_refusal
 from agentloom.memory._rows import entry_id as make_entry_id
 from agentloom.memory._rows import insert
-from agentloom.memory._text import content_hash, fts_query, term_set
+from agentloom.memory._text import content_hash, term_set
 from agentloom.memory.admission import AdmissionPolicy
 from agentloom.memory.context import current_task
 from agentloom.memory.features import compute_features
@@ -146,15 +147,12 @@ class Admission:
         text = candidate.key
         if candidate.kind == "tool_result" and "(" in text:
             text = text.split("(", 1)[1]
-        expression = fts_query(text + " " + candidate.value[:200], mode="or", limit=5)
+        dialect = self.db.database.dialect
+        expression = match_expression(dialect, text + " " + candidate.value[:200], mode="or", limit=5)
         if not expression:
             return []
         where, params = self.db.where("e.")
-        sql = (
-            "SELECT e.key, e.value FROM (SELECT rowid, rank AS r FROM entries_fts WHERE entries_fts MATCH ? "
-            f"ORDER BY rowid DESC LIMIT {_NEIGHBOUR_CAP}) f CROSS JOIN entries e ON e.rid = f.rowid WHERE {where} "
-            "ORDER BY f.r LIMIT 5"
-        )
+        sql = neighbours_sql(dialect, where, _NEIGHBOUR_CAP, 5)
         try:
             rows = self.db.read(sql, [expression, *params], after_writes=False)
         except Exception as exc:  # a malformed FTS expression: judge without neighbours

@@ -28,7 +28,7 @@ class Report:
         where, params = self.db.where()
         now = time.time()
         entries, tokens, expired, verified = self.db.read(
-            f"SELECT count(*), coalesce(sum(tokens), 0), coalesce(sum(expires IS NOT NULL AND expires <= ?), 0), "
+            f"SELECT count(*), coalesce(sum(tokens), 0), coalesce(sum(CASE WHEN expires IS NOT NULL AND expires <= ? THEN 1 ELSE 0 END), 0), "
             f"coalesce(sum(verified), 0) FROM entries WHERE {where}", [now, *params])[0]
         by_kind = dict(self.db.read(f"SELECT kind, count(*) FROM entries WHERE {where} GROUP BY kind", params))
         reads = {r[0]: r[1:] for r in self.db.read(
@@ -43,7 +43,7 @@ class Report:
         saved = [sum(float(v[i]) for via, v in reads.items() if via in ("hit", "coalesced")) for i in (1, 2, 3)]
         model = self.models.load()
         return {
-            "path": str(self.db.path),
+            "path": self.db.location(),
             "scope": self.db.scope_label(),
             "entries": int(entries),
             "by_kind": {k: int(v) for k, v in sorted(by_kind.items())},

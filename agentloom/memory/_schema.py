@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentloom.storage import Dialect
+
 __all__ = ["ensure_schema", "SCHEMA_VERSION", "INSERT_TRIGGER"]
 
 SCHEMA_VERSION = "1"
@@ -25,9 +27,14 @@ END;
 """
 
 
-def ensure_schema(conn: Any) -> None:
+def ensure_schema(conn: Any, dialect: Dialect | None = None) -> None:
     """Create every table and index that is missing (idempotent; run it inside a write
-    transaction, which makes it safe across processes)."""
+    transaction, which makes it safe across processes). Postgres gets its own DDL."""
+    if dialect is not None and dialect.fulltext == "tsvector":
+        from agentloom.memory._schema_pg import ensure_postgres_schema
+
+        ensure_postgres_schema(conn, SCHEMA_VERSION)
+        return
     import sqlite_utils
 
     db = sqlite_utils.Database(conn)

@@ -4,15 +4,14 @@ search when there is an embedder, and reciprocal-rank fusion of the two."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from typing import Any
 
 from agentloom.memory._database import BankDatabase
+from agentloom.memory._fulltext import match_expression, ranked_sql, rowid_scan_hint
 from agentloom.memory._rows import SELECT, to_entry
-from agentloom.memory._text import fts_query
 from agentloom.memory.types import Embedder, MemoryEntry
-from agentloom.storage import Connection
+from agentloom.storage import Connection, Dialect
 
 __all__ = ["Search"]
 
@@ -63,23 +62,24 @@ class Search:
         (all terms, then any term), fetch only the best few rows; widen to every capped match,
         then to every match, only when the scope filter leaves fewer than ``k``."""
         where, params = self._live_where(kind)
+        dialect = self.db.database.dialect
 
         def run(conn: Connection) -> list[MemoryEntry]:
             found: dict[str, MemoryEntry] = {}
             for mode in modes:
-                expression = fts_query(query, mode=mode)
+                expression = match_expression(dialect, query, mode=mode)
                 if not expression:
                     return []
                 want = k + len(found)
                 cap = _SEARCH_CAP if mode == "and" else _SEARCH_CAP_ANY
                 top = max(4 * want, 32)
-                ranked = _ranked(conn, expression, cap, top)
-                rows = _fetch_ranked(conn, ranked, where, params)
+                ranked = _ranked(conn, dialect, expression, cap, top)
+                rows = _fetch_ranked(conn, dialect, ranked, where, params)
                 if len(rows) < want and len(ranked) == top:  # the filter dropped some: rank every capped match
-                    ranked = _ranked(conn, expression, cap, None)
-                    rows = _fetch_ranked(conn, ranked, where, params)
+                    ranked = _ranked(conn, dialect, expression, cap, None)
+                    rows = _fetch_ranked(conn, dialect, ranked, where, params)
                     if len(rows) < want and len(ranked) >= cap:  # still short and matches go beyond the cap
-                        rows = _fetch_ranked(conn, _ranked(conn, expression, None, None), where, params)
+                        rows = _fetch_ranked(conn, dialect, _ranked(conn, dialect, expression, None, None), where, params)
                 for row, score in rows[:want]:
                     entry = to_entry(row, score=round(-score, 6))
                     found.setdefault(entry.id, entry)
@@ -89,7 +89,7 @@ class Search:
 
         try:
             return self.db.query(run, after_writes=False)
-        except sqlite3.DatabaseError as exc:
+        except Exception as exc:  # a query the engine cannot parse: no hits, never an error
             log.debug("memory search failed for %r: %s", query, exc)
             return []
 
@@ -134,31 +134,29 @@ def _fuse(fts_hits: list[MemoryEntry], vec_hits: list[MemoryEntry], k: int) -> l
     return out
 
 
-def _ranked(conn: Connection, expression: str, cap: int | None, top: int | None) -> list[tuple[int, float]]:
-    """(rowid, bm25) of the matches, best first: among the ``cap`` most recent, at most ``top``."""
-    inner = "SELECT rowid, rank AS r FROM entries_fts WHERE entries_fts MATCH ?"
+def _ranked(conn: Connection, dialect: Dialect, expression: str, cap: int | None, top: int | None) -> list[tuple[int, float]]:
+    """(rid, r) of the matches, best (lowest r) first: among the ``cap`` most recent, at most ``top``."""
     params: list[Any] = [expression]
     if cap is not None:
-        inner += " ORDER BY rowid DESC LIMIT ?"
         params.append(cap)
-    sql = f"SELECT rowid, r FROM ({inner}) ORDER BY r, rowid"
     if top is not None:
-        sql += " LIMIT ?"
         params.append(top)
+    sql = ranked_sql(dialect, capped=cap is not None, limited=top is not None)
     return [(int(r[0]), float(r[1])) for r in conn.execute(sql, params)]
 
 
-def _fetch_ranked(conn: Connection, ranked: list[tuple[int, float]], where: str,
+def _fetch_ranked(conn: Connection, dialect: Dialect, ranked: list[tuple[int, float]], where: str,
                   params: list[Any]) -> list[tuple[tuple[Any, ...], float]]:
-    """The entry rows for ranked rowids that pass the scope filter, in rank order."""
+    """The entry rows for ranked rids that pass the scope filter, in rank order."""
     if not ranked:
         return []
     score = dict(ranked)
+    hint = rowid_scan_hint(dialect)
     out: list[tuple[tuple[Any, ...], float]] = []
     for i in range(0, len(ranked), 900):
         chunk = [rid for rid, _ in ranked[i : i + 900]]
         marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT {SELECT} FROM entries e NOT INDEXED WHERE e.rid IN ({marks}) AND {where}", [*chunk, *params]):
+        for row in conn.execute(f"SELECT {SELECT} FROM entries e {hint} WHERE e.rid IN ({marks}) AND {where}", [*chunk, *params]):
             out.append((row, score[int(row[0])]))
     out.sort(key=lambda item: (item[1], item[0][0]))
     return out

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -14,6 +13,7 @@ __all__ = [
     "terms",
     "term_set",
     "fts_query",
+    "fts_words",
     "jaccard",
     "content_hash",
     "normalize_text",
@@ -67,12 +67,13 @@ def term_set(text: str | None, *, limit: int = 400) -> frozenset[str]:
 def fts_query(text: str | None, *, mode: str = "and", limit: int = 12) -> str:
     """A safe FTS5 MATCH expression: every term quoted (no operator or syntax can leak in),
     joined with AND or OR. Empty when ``text`` has no content word."""
-    words = [w for w in _fts_words(text, limit)]
+    words = fts_words(text, limit)
     joiner = " AND " if mode == "and" else " OR "
     return joiner.join(f'"{w}"' for w in words)
 
 
-def _fts_words(text: str | None, limit: int) -> Iterable[str]:
+def fts_words(text: str | None, limit: int) -> list[str]:
+    """The first ``limit`` distinct content words of ``text``, lower-cased, in order."""
     seen: dict[str, None] = {}
     for match in _WORD.finditer((text or "").lower()):
         for part in match.group(0).replace("'", " ").replace("_", " ").split():

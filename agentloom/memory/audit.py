@@ -58,7 +58,7 @@ def audit(
         r[0]
         for r in bank.db.read(
             "SELECT DISTINCT r.entry_id FROM reads r JOIN entries e ON e.id = r.entry_id "
-            f"WHERE r.via IN ('hit', 'memory_read') AND r.team IS NOT e.team AND {e_where}",
+            f"WHERE r.via IN ('hit', 'memory_read') AND coalesce(r.team, '') <> coalesce(e.team, '') AND {e_where}",
             e_params,
         )
     }

@@ -37,7 +37,7 @@ _sqlite: Backend = SQLiteBackend()
 _postgres: dict[str, Backend] = {}
 
 #: Store kinds the Postgres backend holds so far; the others stay in SQLite files beside it.
-POSTGRES_KINDS = frozenset({"runs", "budgets"})
+POSTGRES_KINDS = frozenset({"runs", "budgets", "memory"})
 
 
 def database_url() -> str | None:

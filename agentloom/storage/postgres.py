@@ -26,7 +26,7 @@ SCHEMA_VERSION = 1
 #: Postgres's SQL as the seam sees it (``?`` is translated to ``%s`` on the way to the driver).
 POSTGRES = Dialect("postgres", marker="?", fulltext="tsvector")
 
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\[([A-Za-z_][A-Za-z0-9_]*)\]|\?|%|INTEGER PRIMARY KEY|INSERT OR IGNORE", re.I)
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\[([A-Za-z_][A-Za-z0-9_]*)\]|\bIS \?|\?|%|INTEGER PRIMARY KEY|INSERT OR IGNORE", re.I)
 
 
 def is_postgres_url(value: str | Path) -> bool:
@@ -44,20 +44,23 @@ def redact_url(url: str) -> str:
 
 
 def translate(sql: str) -> str:
-    """Seam SQL to Postgres SQL: ``?`` to ``%s``, ``[col]`` to ``"col"``, a literal ``%`` doubled,
+    """Seam SQL to Postgres SQL: ``?`` to ``%s``, ``IS ?`` to ``IS NOT DISTINCT FROM %s``,
+    ``[col]`` to ``"col"``, every ``%`` doubled (in quoted literals too),
     ``INTEGER PRIMARY KEY`` to an identity key, ``INSERT OR IGNORE`` to ``ON CONFLICT DO NOTHING``.
-    Quoted literals pass through untouched."""
+    Quoted literals keep their text."""
     ignore = False
 
     def sub(m: re.Match[str]) -> str:
         nonlocal ignore
         tok = m.group(0)
         if tok[0] in "'\"":
-            return tok
+            return tok.replace("%", "%%")  # the driver reads % everywhere in the statement
         if m.group(1):
             return f'"{m.group(1)}"'
         if tok == "?":
             return "%s"
+        if tok.upper() == "IS ?":  # SQLite's null-safe equality
+            return "IS NOT DISTINCT FROM %s"
         if tok == "%":
             return "%%"
         if tok.upper() == "INSERT OR IGNORE":
@@ -76,7 +79,7 @@ class _Conn:
         self.raw = raw
 
     def execute(self, sql: str, parameters: Params = (), /) -> Any:
-        return self.raw.execute(translate(sql), tuple(parameters) or None)
+        return self.raw.execute(translate(sql), tuple(parameters))  # always a tuple: ``%%`` is then ``%``
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Params], /) -> Any:
         cur = self.raw.cursor()
@@ -114,6 +117,7 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             raise StoreError(f"{redact_url(self.url)}: cannot connect to Postgres ({_one_line(exc)}); "
                              "check AGENTLOOM_DATABASE_URL / --database-url and that the server is running") from None
+        _integral_numerics(raw)
         conn = _Conn(raw)
         try:
             self._prepare(conn)
@@ -226,6 +230,22 @@ async def _setup_once(saver: Any, conn: Any) -> None:
         await saver.setup()
     finally:
         await conn.execute("SELECT pg_advisory_unlock(hashtext('loom_checkpoints'))")
+
+
+def _integral_numerics(raw: Any) -> None:
+    """Read ``numeric`` (what ``sum`` of an integer column gives) as an int when it is whole, else
+    a float, as sqlite3 does, instead of ``Decimal``."""
+    from psycopg.adapt import Loader
+
+    class _NumericLoader(Loader):
+        def load(self, data: Any) -> int | float:
+            text = bytes(data).decode()
+            try:
+                return int(text)
+            except ValueError:
+                return float(text)
+
+    raw.adapters.register_loader("numeric", _NumericLoader)
 
 
 def _one_line(exc: BaseException) -> str:
