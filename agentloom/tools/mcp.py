@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from agentloom import tracing
@@ -15,7 +15,7 @@ from agentloom.errors import ConfigError, ToolArgumentError
 from agentloom.tools.base import Tool
 from agentloom.tools.mcp_session import McpServer
 
-__all__ = ["McpServer", "McpTool", "mcp_tools", "open_toolsets"]
+__all__ = ["McpServer", "McpTool", "mcp_tools", "open_each", "open_toolsets"]
 
 _log = logging.getLogger("agentloom.mcp")
 
@@ -109,15 +109,22 @@ class mcp_tools:  # noqa: N801 - used like a function: ``async with mcp_tools(co
 
 
 @contextlib.asynccontextmanager
-async def open_toolsets(toolsets: Iterable[mcp_tools]) -> AsyncIterator[list[Tool]]:
-    """Open a fresh session of each toolset, all servers starting in parallel; yield their tools
-    (a failed server adds none and its error is logged and recorded); close them all after."""
-    opened = [ts.fresh() for ts in toolsets]
+async def open_each(toolsets: Mapping[str, mcp_tools]) -> AsyncIterator[dict[str, list[Tool]]]:
+    """Open a fresh session of each toolset, all servers starting in parallel; yield each one's
+    tools by key (a failed server has none; its error is logged and recorded); close all after."""
+    opened = {key: ts.fresh() for key, ts in toolsets.items()}
     if not opened:
-        yield []
+        yield {}
         return
     try:
-        lists = await asyncio.gather(*(ts.__aenter__() for ts in opened))
-        yield [t for tools in lists for t in tools]
+        lists = await asyncio.gather(*(ts.__aenter__() for ts in opened.values()))
+        yield dict(zip(opened, lists, strict=True))
     finally:
-        await asyncio.gather(*(ts.__aexit__(None, None, None) for ts in opened), return_exceptions=True)
+        await asyncio.gather(*(ts.__aexit__(None, None, None) for ts in opened.values()), return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def open_toolsets(toolsets: Iterable[mcp_tools]) -> AsyncIterator[list[Tool]]:
+    """``open_each`` for a list: yield all the tools of the servers that started."""
+    async with open_each({str(i): ts for i, ts in enumerate(toolsets)}) as opened:
+        yield [t for tools in opened.values() for t in tools]

@@ -139,7 +139,7 @@ class McpServer:
         structured = result.structured_content
         if isinstance(structured, dict) and set(structured) == {"result"}:
             return structured["result"]
-        return structured if structured is not None and not text else text
+        return structured if structured is not None else text
 
 
 def _connection_lost(exc: Exception) -> bool:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -35,11 +35,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def serve_http(script: str = "arith.py", *extra: str, wait: float = 30.0) -> AbstractContextManager[str]:
+    """Run test server ``script --http PORT`` in a subprocess; yield its MCP URL once it listens."""
+    return serve_command([sys.executable, str(HERE / script)], *extra, wait=wait)
+
+
 @contextmanager
-def serve_http(script: str = "arith.py", *extra: str, wait: float = 30.0) -> Iterator[str]:
-    """Run ``script --http PORT`` in a subprocess; yield its MCP URL once the port accepts."""
+def serve_command(command: list[str], *extra: str, wait: float = 30.0) -> Iterator[str]:
+    """Run ``command --http PORT *extra`` in a subprocess; yield its MCP URL once the port accepts."""
+    script = command[-1]
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / script), "--http", str(port), *extra],
+    proc = subprocess.Popen([*command, "--http", str(port), *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + wait
