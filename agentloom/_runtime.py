@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentloom import tracing
+from agentloom import observability, tracing
 from agentloom.budget import Budget
 from agentloom.errors import BudgetExceeded, RunInterrupted
 from agentloom.runstore import RunStore
@@ -72,7 +72,11 @@ async def run_scope(
     else:
         run_id = store.create_run(kind, name=name, input=input, run_id=run_id)
     assert run_id is not None
-    ctx = tracing.RunContext(run_id=run_id, store=store, budget=budget, team=team, memory=memory, listeners=list(listeners or []))
+    listeners = list(listeners or [])
+    traced = observability.run_listener()  # OpenTelemetry, when on: one more consumer of the events
+    if traced is not None:
+        listeners.append(traced)
+    ctx = tracing.RunContext(run_id=run_id, store=store, budget=budget, team=team, memory=memory, listeners=listeners)
     detach_ledger = budget.on_charge(tracing.ledger_sink(ctx))
     scope = RunScope(ctx, budget, nested=False)
     started = tracing.emit("run_started", name, data={"kind": kind, "input": input, "resume": resume}, ctx=ctx)
@@ -97,8 +101,10 @@ async def run_scope(
         store.finish_run(run_id, status, output=scope.output, usage=_usage(budget, scope), meta=scope.meta)
     finally:
         tracing.emit("run_finished", name, start=started.start if started else None, status=status, error=error,
-                     data={"kind": kind, "usage": _usage(budget, scope)}, span_id=started.span_id if started else None, ctx=ctx)
+                     data={"kind": kind, "usage": _usage(budget, scope), "remaining": budget.left()}, span_id=started.span_id if started else None, ctx=ctx)
         detach_ledger()  # a budget shared by later runs must not log into this one
+        if traced is not None:  # a short CLI run must not exit with its spans still queued
+            await asyncio.to_thread(observability.flush, observability.RUN_END_FLUSH_S)
         if own_store:  # closing waits for the queued writes: off the event loop
             await asyncio.to_thread(store.close)
 

@@ -109,6 +109,15 @@ class Reservation:
     def release(self) -> None:
         self.budget.release(self)
 
+    def figures(self, settled: Cost) -> dict[str, Any]:
+        """What this call reserved, what it settled for and what its budget has left (units that
+        are not zero, limits that are set): the budget part of the call's event."""
+        return {"reserved": _nonzero(self.amount), "settled": _nonzero(settled), "remaining": self.budget.left()}
+
+
+def _nonzero(cost: Cost) -> dict[str, Any]:
+    return {k: v for k, v in cost.to_dict().items() if v}
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerRow:
@@ -443,6 +452,10 @@ class Budget:
         """What is left per limit, the tightest along the path to the root (None = unlimited)."""
         with self._lock:
             return self._remaining_locked()
+
+    def left(self) -> dict[str, float]:
+        """``remaining()`` for the limits that are set only, rounded (for events and traces)."""
+        return {k: round(v, 6) for k, v in self.remaining().items() if v is not None}
 
     def remaining_fraction(self) -> float:
         """The smallest fraction left of any limited dimension along the path; 1.0 if unlimited."""

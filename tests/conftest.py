@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fakeserver", "tests.realmodel", "tests.postgres", "tests.rayruntime"]
+pytest_plugins = ["tests.fakeserver", "tests.realmodel", "tests.postgres", "tests.rayruntime", "tests.otlpreceiver"]
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 os.environ.pop("AGENTLOOM_MODEL", None)
-for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "TAVILY_API_KEY", "SEARXNG_URL"):
+for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "TAVILY_API_KEY", "SEARXNG_URL",
+             "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SDK_DISABLED"):
     os.environ.pop(_key, None)
 
 _real_connect = socket.socket.connect

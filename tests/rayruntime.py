@@ -37,7 +37,9 @@ def ray_runtime() -> Iterator[Any]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say why the Ray tests did not run in this session, if they did not."""
+    """Say why the Ray tests did not run in this session, if the marker expression left them out."""
+    if "not ray" not in str(terminalreporter.config.getoption("markexpr") or ""):
+        return
     deselected = [i for i in terminalreporter.stats.get("deselected", []) if i.get_closest_marker("ray")]
     if deselected:
         installed = importlib.util.find_spec("ray") is not None

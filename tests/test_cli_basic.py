@@ -27,7 +27,7 @@ def test_help_lists_every_command_without_heavy_imports() -> None:
         "        main(['--help'])\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = [m for m in ('litellm', 'langgraph', 'openai', 'ray') if m in sys.modules]\n"
+        "heavy = [m for m in ('litellm', 'langgraph', 'openai', 'ray', 'opentelemetry') if m in sys.modules]\n"
         "print(heavy)\n"
         "print(buf.getvalue())\n"
     )

@@ -204,6 +204,26 @@ async def test_a_worker_killed_mid_branch_is_retried_and_finished_branches_are_n
     assert placed[f"fan[{item}]"]["pid"] == starts[1]  # the run store names the worker that finished it
 
 
+async def test_a_branch_whose_worker_dies_past_its_retries_fails_alone(ray_runtime: Any, tmp_path: Path) -> None:
+    log = tmp_path / "branches.log"
+    graph = _graph(tmp_path)
+    killed: list[tuple[int, int]] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_one_mid_branch, args=(log, 2, killed, stop), daemon=True)
+    killer.start()
+    try:
+        result = await graph.run({"n": 6, "log": str(log)}, executor=executor_for("ray", max_retries=0))
+    finally:
+        stop.set()
+        killer.join(5)
+    assert len(killed) == 1, "no branch was running when the kill was due"
+    item = killed[0][0]
+    (failure,) = result.meta["branch_failures"]
+    assert failure["index"] == item and failure["kind"] == "ExecutorError"
+    assert failure["error"].startswith("branch_work could not finish on Ray after 0 retries: ") and "\n" not in failure["error"]
+    assert result.output["cubes"] == [i ** 3 for i in range(6) if i != item]  # its siblings finished
+
+
 def test_a_killed_driver_resumes_on_ray_without_repeating_finished_branches(ray_runtime: Any, tmp_path: Path,
                                                                           loom_home: Path) -> None:
     root = Path(__file__).resolve().parent.parent
@@ -268,7 +288,8 @@ nodes:
 """
 
 
-async def test_agent_branches_call_their_remote_tool_on_ray(ray_runtime: Any, tmp_path: Path) -> None:
+async def test_agent_branches_call_their_remote_tool_on_ray(ray_runtime: Any, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
     from agentloom.graph.loader import parse_graph
 
     result = await parse_graph(AGENT_SPEC, base_dir=tmp_path).run()
@@ -281,3 +302,9 @@ async def test_agent_branches_call_their_remote_tool_on_ray(ray_runtime: Any, tm
     assert [p["name"] for p in branches] == [f"fan[{i}]" for i in range(4)]  # agent turns ran in the driver
     assert {(p["executor"], p["pid"]) for p in branches} == {("driver", os.getpid())}
     assert branches[0]["node_id"] == ray_runtime.get_runtime_context().get_node_id()
+    from tests.cliutil import run_cli
+
+    code, out, _ = run_cli(["runs", "show", result.run_id], capsys)
+    assert code == 0
+    assert "  driver    4 branches, 0 remote tool calls; 1 worker on 1 node\n" in out
+    assert "  ray       0 branches, 4 remote tool calls; " in out

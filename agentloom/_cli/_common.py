@@ -15,7 +15,8 @@ import click
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError
 
-__all__ = ["budget_from_flags", "budget_shared_option", "follow_symlinks_option", "model_connection", "model_from_flags", "write_output", "print_json"]
+__all__ = ["budget_from_flags", "budget_shared_option", "follow_symlinks_option", "model_connection", "model_from_flags", "otel_option",
+           "write_output", "print_json"]
 
 
 def budget_from_flags(
@@ -110,4 +111,19 @@ def model_connection(command: Callable[..., Any]) -> Callable[..., Any]:
 follow_symlinks_option = click.option(
     "--follow-symlinks/--no-follow-symlinks", "follow_symlinks", default=None,
     help="Index symlinked files whose target lies outside the corpus (default: no, or as the index last did).",
+)
+
+
+def _otel_on(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        from agentloom.observability import enable
+
+        enable()  # without the [otel] extra: one clear line, exit 2
+
+
+#: ``--otel``: trace the run with OpenTelemetry (also on whenever OTEL_EXPORTER_OTLP_ENDPOINT is set).
+otel_option = click.option(
+    "--otel", is_flag=True, expose_value=False, callback=_otel_on,
+    help="Send OpenTelemetry traces over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); "
+         "needs the [otel] extra. On whenever that variable is set.",
 )

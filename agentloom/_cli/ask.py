@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection
+from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection, otel_option
 
 if TYPE_CHECKING:
     from agentloom._cli._display import RunDisplay
@@ -28,6 +28,7 @@ __all__ = ["ask"]
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the answer to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@otel_option
 @follow_symlinks_option
 @budget_shared_option
 @model_connection

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from agentloom._cli._common import budget_shared_option, model_connection
+from agentloom._cli._common import budget_shared_option, model_connection, otel_option
 from agentloom.events import Event
 
 __all__ = ["run", "validate", "draw", "schema"]
@@ -94,6 +94,7 @@ def _progress(quiet: bool) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the Result) on stdout.")
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+@otel_option
 @budget_shared_option
 @model_connection
 def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, out: str | None,

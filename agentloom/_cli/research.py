@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection
+from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection, otel_option
 
 if TYPE_CHECKING:
     from agentloom.budget import Budget
@@ -29,6 +29,7 @@ __all__ = ["research"]
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--resume", "resume", default=None, metavar="RUN_ID", help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@otel_option
 @follow_symlinks_option
 @budget_shared_option
 @model_connection

@@ -202,6 +202,27 @@ def list_runs(limit: int, as_json: bool) -> None:
         )
 
 
+def _placements(events: list[dict[str, Any]]) -> list[str]:
+    """Where a run's branches and remote tools ran (``placement`` events): one line per executor."""
+    by: dict[str, dict[str, Any]] = {}
+    for event in events:
+        data = event.get("data")
+        if event.get("kind") != "placement" or not isinstance(data, dict):
+            continue
+        seen = by.setdefault(str(data.get("executor")), {"branch": 0, "tool": 0, "workers": set(), "nodes": set()})
+        seen["branch" if data.get("what") == "branch" else "tool"] += 1
+        seen["workers"].add((data.get("node_id"), data.get("worker_id"), data.get("pid")))
+        seen["nodes"].add(data.get("node_id"))
+    if not by:
+        return []
+    def count(n: int, one: str, many: str | None = None) -> str:
+        return f"{n} {one if n == 1 else many or one + 's'}"
+
+    return ["ran on"] + [f"  {name:<9} {count(s['branch'], 'branch', 'branches')}, "
+                         f"{count(s['tool'], 'remote tool call')}; {count(len(s['workers']), 'worker')} on "
+                         f"{count(len(s['nodes']), 'node')}" for name, s in sorted(by.items())]
+
+
 @runs.command("show")
 @click.argument("run_id")
 @click.option("--timeline", is_flag=True, help="Also draw a text Gantt of branches and calls with the critical path.")
@@ -245,6 +266,7 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
     for key in ("width", "depth"):
         if key in record.meta:
             out.append(f"  {key} {record.meta[key]}")
+    out += _placements(events)
     out.append(f"events ({len(events)})")
     out.append("  " + ("   ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"))
     if decisions:

@@ -357,15 +357,9 @@ class ModelBase:
             usage.usd = self.usd_for(usage)
         if slot is not None and self.rate_limit is not None:
             self.rate_limit.settle(slot, usage.input_tokens + usage.output_tokens)
+        settled = Cost(usd=usage.usd or 0.0, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, llm_calls=1)
         if reservation is not None:
-            reservation.settle(
-                Cost(
-                    usd=usage.usd or 0.0,
-                    input_tokens=usage.input_tokens,
-                    output_tokens=usage.output_tokens,
-                    llm_calls=1,
-                )
-            )
+            reservation.settle(settled)
         completion.model = completion.model or self.name
         tracing.emit(
             "model_call",
@@ -380,6 +374,7 @@ class ModelBase:
                 "usd": usage.usd,
                 "latency_s": round(usage.latency_s, 6),
                 "tool_calls": [c.name for c in completion.tool_calls],
+                **(reservation.figures(settled) if reservation is not None else {}),
             },
         )
         return completion
@@ -449,14 +444,16 @@ class ModelBase:
         self.last_stream_usage = usage
         if slot is not None and self.rate_limit is not None:
             self.rate_limit.settle(slot, usage.input_tokens + usage.output_tokens)
+        settled = Cost(usd=usage.usd or 0.0, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, llm_calls=1)
         if reservation is not None:
-            reservation.settle(Cost(usd=usage.usd or 0.0, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, llm_calls=1))
+            reservation.settle(settled)
         tracing.emit(
             "model_call",
             self.name,
             start=start_wall,
             data={"purpose": request.purpose, "stream": True, "attempt": attempt_no, "input_tokens": usage.input_tokens,
-                  "output_tokens": usage.output_tokens, "usd": usage.usd},
+                  "output_tokens": usage.output_tokens, "usd": usage.usd,
+                  **(reservation.figures(settled) if reservation is not None else {})},
         )
 
 

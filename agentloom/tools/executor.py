@@ -325,8 +325,10 @@ class ToolExecutor:
                 self._record(ToolResult(call_id, tool.name, kwargs, ok=False, error="cancelled", error_type="Cancelled",
                                         started=started, ended=time.time(), attempts=attempts))
             raise
+        figures: dict[str, Any] | None = None
         if reservation is not None:
             reservation.settle(Cost(tool_calls=1))
+            figures = reservation.figures(Cost(tool_calls=1))
         ended = time.time()
         if error is not None:
             if isinstance(error, TimeoutError):
@@ -338,7 +340,7 @@ class ToolExecutor:
         else:
             result = ToolResult(call_id, tool.name, kwargs, ok=True, value=value, started=started, ended=ended, attempts=attempts)
         if record:
-            self._record(result)
+            self._record(result, figures)
         return result
 
     async def _invoke(self, tool: Tool, kwargs: dict[str, Any]) -> Any:
@@ -359,7 +361,7 @@ class ToolExecutor:
             return await coro
 
     @staticmethod
-    def _record(result: ToolResult) -> None:
+    def _record(result: ToolResult, budget: dict[str, Any] | None = None) -> None:
         ctx = tracing.current()
         if ctx is None:
             return
@@ -384,6 +386,7 @@ class ToolExecutor:
                 "size": len(result.content()) if result.ok else 0,
                 "attempts": result.attempts,
                 "memory_id": result.memory_id,
+                **(budget or {}),
             },
             error=result.error if not result.ok else None,
         )
