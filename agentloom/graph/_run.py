@@ -22,7 +22,7 @@ from agentloom.events import Event, ToolResult
 from agentloom.graph import _branches
 from agentloom.graph._approval_run import approval_resume, waiting_result, with_approve
 from agentloom.graph._interp import lookup
-from agentloom.graph._resources import LazyResources, build_resources, resolve_inputs
+from agentloom.graph._resources import LazyResources, build_resources, open_mcp, resolve_inputs
 from agentloom.graph._state import jsonable
 from agentloom.result import Result, UsageSummary
 from agentloom.runstore import new_run_id
@@ -172,7 +172,7 @@ async def _execute(run: _Run, saver: Any, config: Any) -> Result:
         memory=run.resources.memory,
         listeners=[*run.listeners, run.count_hits],
         resume=run.resume,
-    ) as scope:
+    ) as scope, open_mcp(run.resources):  # the run owns its MCP sessions; their errors are recorded in it
         if run.nested:
             scope.ctx.listeners.extend([*run.listeners, run.count_hits])
         lazy = LazyResources(spec, run.graph.refs, run.graph.base_dir, ready=run.resources)
