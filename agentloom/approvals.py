@@ -99,10 +99,7 @@ class RunHandle:
         """Approve (optionally with an edited ``plan``: ``sub_tasks``, ``width`` or ``branches``) or
         deny (``approve=False``, with a ``reason``) and run on: to the end, to the next gate
         (``stop_reason == "waiting"`` again) or, denied, to a report of what was found."""
-        from agentloom.budget import Budget
-        from agentloom.graph._approval import edited_plan
-        from agentloom.graph._approval_run import rebuild_graph
-        from agentloom.graph._run import run_graph
+        from agentloom.graph.approval import check_plan_edit, resume_waiting
 
         record = self._record()
         if record.status != "waiting":
@@ -117,18 +114,14 @@ class RunHandle:
             if not plans:
                 raise ConfigError(f"run '{record.id}' waits at no plan gate, so there is no plan to edit")
             for request in plans:
-                edited_plan(request, plan)  # a bad edit is one clear line before anything runs
+                check_plan_edit(request, plan)  # a bad edit is one clear line before anything runs
         if recipe.get("model_object") and model is None:
             raise ConfigError(f"run '{record.id}' was started with a Python model object; pass model= to resume it")
-        graph = rebuild_graph(recipe)
         decision: dict[str, Any] = {"approve": bool(approve), "reason": reason, "by": by}
         if plan is not None:
             decision["plan"] = dict(plan)
-        result = await run_graph(
-            graph, None, budget=budget or Budget.from_limits(dict(recipe.get("budget") or {}), name=graph.name),
-            run_id=record.id, model=model if model is not None else recipe.get("model"), resume=True, store=self._store,
-            listeners=listeners, decision=decision,
-        )
+        result = await resume_waiting(recipe, record.id, decision, model=model, budget=budget, store=self._store,
+                                      listeners=listeners)
         if recipe.get("entry") == "research":
             from agentloom.research.run import as_report, mark_research
 
