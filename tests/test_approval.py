@@ -193,3 +193,29 @@ def test_parse_approve_flags() -> None:
         "plan": True, "spend_over": 0.5, "tools": ["http_fetch", "web_search"]}
     assert approvals.parse_approve_flags(["spend_over=20000tokens"]) == {"spend_over": "20000 tokens"}
     assert approvals.parse_approve_flags([]) is None
+
+
+async def test_tools_gate_waits_before_the_call_and_runs_it_on_approve() -> None:
+    result = await research(QUESTION, approve={"tools": ["corpus_search"]})
+    assert result.stop_reason == "waiting"
+    run = approvals.get(result.run_id)
+    [request] = run.requests
+    assert request.gate == "tool" and request.data["tool"] == "corpus_search" and request.data["args"]["query"]
+    with RunStore() as store:  # the gated call has not run
+        assert not [e for e in store.events(result.run_id, "tool_call") if e["name"] == "corpus_search"]
+    finished = await run.resume(approve=True)
+    assert finished.stop_reason == "done"
+    assert [a["gate"] for a in finished.meta["approvals"]] == ["tool"]
+    assert "[1]" in str(finished.output)
+
+
+async def test_tools_gate_denied_ends_the_run_with_what_it_found() -> None:
+    result = await research(QUESTION, approve={"tools": ["corpus"]})  # a built-in group gates its tools
+    run = approvals.get(result.run_id)
+    assert [r.data["tool"] for r in run.requests] == ["corpus_search"]
+    denied = await run.resume(approve=False, reason="no lookups today")
+    assert denied.stop_reason == "denied" and denied.partial
+    assert run.status == "denied"
+    assert "Partial report" in str(denied.output) and "no lookups today" in str(denied.output)
+    with RunStore() as store:
+        assert not [e for e in store.events(result.run_id, "tool_call") if e["name"] == "corpus_search"]
