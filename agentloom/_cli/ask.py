@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection, otel_option
+from agentloom._cli._common import budget_options, budget_shared_option, follow_symlinks_option, model_connection, otel_option
 
 if TYPE_CHECKING:
     from agentloom._cli._display import RunDisplay
@@ -21,8 +21,7 @@ __all__ = ["ask"]
 @click.argument("question")
 @click.option("--corpus", "corpus", multiple=True, type=click.Path(), help="Corpus folder (repeatable). Default: the shipped example corpus.")
 @click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
-@click.option("--budget-usd", type=float, default=None, help="Hard limit on spend in USD.")
-@click.option("--budget-tokens", type=int, default=None, help="Hard limit on tokens.")
+@budget_options({"usd": "none", "tokens": "none", "seconds": "none"})
 @click.option("--width", default="descending", show_default=True, help="Tool calls per turn: a number or constant/descending/ascending.")
 @click.option("--max-turns", type=int, default=6, show_default=True, help="Most turns (depth) the agent may take.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the answer to this file.")
@@ -38,6 +37,7 @@ def ask(
     model: str | None,
     budget_usd: float | None,
     budget_tokens: int | None,
+    budget_seconds: float | None,
     width: str,
     max_turns: int,
     out: str | None,
@@ -59,7 +59,7 @@ def ask(
 
     if not question.strip():
         raise ConfigError("the question is empty; ask something, e.g. loom ask \"What powers the tram network?\"")
-    budget = budget_from_flags(budget_usd, budget_tokens, shared=budget_shared)
+    budget = budget_from_flags(budget_usd, budget_tokens, budget_seconds, shared=budget_shared)
     paths = list(corpus) or [str(default_corpus())]
     tools = [*corpus_tools(paths, follow_symlinks=follow_symlinks), calculator]
     agent = Agent(model=model, tools=tools, width=width if not width.isdigit() else int(width), max_turns=max_turns, name="ask")

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from agentloom._cli._common import budget_shared_option, model_connection, otel_option
+from agentloom._cli._common import budget_options, budget_shared_option, model_connection, otel_option
 from agentloom._cli.approve import approve_option
 from agentloom.events import Event
 
@@ -97,7 +97,7 @@ def _progress(quiet: bool) -> Any:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="A run input (repeat for several).")
 @click.option("--model", "-m", default=None, help="Use this model for every model in the graph (e.g. offline).")
-@click.option("--budget-usd", type=float, default=None, help="Dollar limit (overrides the spec's budget.usd).")
+@budget_options({"usd": "the spec's budget.usd", "tokens": "the spec's budget.tokens", "seconds": "the spec's budget.seconds"})
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, help="Write the output here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the Result) on stdout.")
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue a killed or budget-stopped run.")
@@ -106,7 +106,8 @@ def _progress(quiet: bool) -> Any:
 @otel_option
 @budget_shared_option
 @model_connection
-def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, out: str | None,
+def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, budget_tokens: int | None,
+        budget_seconds: float | None, out: str | None,
         as_json: bool, resume: str | None, quiet: bool, budget_shared: str | None, approve_gates: tuple[str, ...] = ()) -> None:
     """Run the agent graph in FILE.
 
@@ -118,6 +119,7 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
     from agentloom._cli._common import print_json, write_output
     from agentloom.budget import Budget
     from agentloom.errors import ConfigError
+    from agentloom.runstore import new_run_id
     from agentloom.storage import prefer_database
 
     graph = _load(file)
@@ -125,17 +127,24 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
     given = _parse_inputs(inputs)
     _preload_langgraph()
     limits = graph.spec.budget.limits() if graph.spec.budget is not None else {}
-    if budget_usd is not None:
-        if budget_usd <= 0:
-            raise ConfigError(f"--budget-usd {budget_usd:g} leaves nothing to spend; give a positive limit")
-        limits["usd"] = budget_usd
+    for flag, key, value in (("--budget-usd", "usd", budget_usd), ("--budget-tokens", "tokens", budget_tokens),
+                             ("--budget-seconds", "seconds", budget_seconds)):
+        if value is not None:
+            if value <= 0:
+                raise ConfigError(f"{flag} {value:g} leaves nothing to spend; give a positive limit")
+            limits[key] = value
     if budget_shared:
         limits["shared"] = budget_shared
     budget = Budget.from_limits(limits, name=graph.name)
-    result = asyncio.run(
-        graph.run(given or None, budget=budget, run_id=resume, model=model, resume=resume is not None,
-                  listeners=[_progress(quiet or as_json)], approve=_gates(approve_gates))
-    )
+    run_id = resume or new_run_id()
+    try:
+        result = asyncio.run(
+            graph.run(given or None, budget=budget, run_id=run_id, model=model, resume=resume is not None,
+                      listeners=[_progress(quiet or as_json)], approve=_gates(approve_gates))
+        )
+    except KeyboardInterrupt:
+        click.echo(f"loom: interrupted; run {run_id} is recorded, continue it with: loom run {file} --resume {run_id}", err=True)
+        raise SystemExit(130) from None
     if result.stop_reason == "waiting":
         from agentloom._cli.approve import report_waiting
 
@@ -190,6 +199,7 @@ def draw(file: str, png: str | None) -> None:
 
     mmdc = shutil.which("mmdc")
     if mmdc is None:
+        click.echo(text, nl=False)  # the Mermaid text is still useful without the renderer
         raise ConfigError(
             "--png needs mermaid-cli (mmdc) on PATH: npm install -g @mermaid-js/mermaid-cli; "
             "or paste the text of `loom draw` into https://mermaid.live"

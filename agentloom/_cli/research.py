@@ -6,12 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection, otel_option
+from agentloom._cli._common import budget_options, budget_shared_option, follow_symlinks_option, model_connection, otel_option
 from agentloom._cli.approve import approve_option
 
 if TYPE_CHECKING:
     from agentloom.budget import Budget
     from agentloom.result import Result
+
+#: The pipeline's own limits, as --help shows them (a test keeps them equal to the pipeline spec's).
+RESEARCH_DEFAULT_LIMITS = {"usd": "none", "tokens": "400,000", "seconds": "300"}
 
 __all__ = ["research"]
 
@@ -22,9 +25,7 @@ __all__ = ["research"]
 @click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
 @click.option("--width", default="auto", show_default=True, help="Research teams per round: auto or a number.")
 @click.option("--depth", default="auto", show_default=True, help="Research rounds at most: auto or a number.")
-@click.option("--budget-usd", type=float, default=None, help="Hard limit on spend in USD.")
-@click.option("--budget-tokens", type=int, default=None, help="Hard limit on tokens.")
-@click.option("--budget-seconds", type=float, default=None, help="Hard limit on wall time.")
+@budget_options(RESEARCH_DEFAULT_LIMITS)
 @click.option("--memory", default="run", show_default=True, help="Memory bank: run, project, or a file path.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the report to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")

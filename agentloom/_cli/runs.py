@@ -167,9 +167,13 @@ def _width() -> int:
 
 
 # --------------------------------------------------------------------------- commands
-@click.group("runs")
-def runs() -> None:
+@click.group("runs", invoke_without_command=True)
+@click.pass_context
+def runs(ctx: click.Context) -> None:
     """List, show and export recorded runs (from the run store under --home / $AGENTLOOM_HOME)."""
+    from agentloom._cli._common import help_when_bare
+
+    help_when_bare(ctx)
 
 
 @runs.command("list")
@@ -310,13 +314,12 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
 
 @runs.command("export")
 @click.argument("run_id")
-@click.option("--html", "as_html", is_flag=True, help="Write a self-contained HTML page (timeline chart + report).")
+@click.option("--html", "as_html", is_flag=True, default=True, hidden=True,
+              help="Write a self-contained HTML page (the only format, and the default; kept for old scripts).")
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Where to write (default: ./loom-run-<RUN_ID>.html; '-' for stdout).")
 def export(run_id: str, as_html: bool, out: str | None) -> None:
-    """Export one run; --html writes its timeline chart and report as one HTML file."""
-    if not as_html:
-        raise click.UsageError("choose an export format: --html")
+    """Export one run as one self-contained HTML file: its timeline chart and report."""
     store, record = _get_run(run_id)
     from agentloom.research.html_export import render_html
 

@@ -1,0 +1,101 @@
+"""What a new user types first: bare groups, Ctrl-C on ``loom run``, the same budget flags everywhere,
+and the smaller command points (export's format, clear without a terminal, draw without mmdc)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentloom.memory import MemoryBank
+from tests.cliutil import run_cli
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("argv", [[], ["runs"], ["memory"]])
+def test_bare_groups_print_their_help_and_exit_0(capsys: pytest.CaptureFixture[str], loom_home: Path, argv: list[str]) -> None:
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0 and err == ""
+    assert out.startswith("Usage: loom") and "Commands:" in out
+    assert len(out.splitlines()) > 5  # a proper help, not one crammed line
+
+
+def test_ctrl_c_on_run_names_the_run_and_how_to_resume(capsys: pytest.CaptureFixture[str], loom_home: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentloom.graph.builder import Graph
+
+    seen: dict[str, Any] = {}
+
+    async def interrupted(self: Graph, *args: Any, **kwargs: Any) -> Any:
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Graph, "run", interrupted)
+    path = str(EXAMPLES / "pdr_reasoning.yaml")
+    code, out, err = run_cli(["run", path, "-i", "question=Why?", "--model", "offline"], capsys)
+    assert code == 130
+    rid = seen["run_id"]
+    assert rid and f"run {rid}" in err and f"loom run {path} --resume {rid}" in err
+
+
+@pytest.mark.parametrize("command", ["ask", "run", "research"])
+def test_budget_flags_are_the_same_everywhere_with_defaults_shown(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    code, out, _ = run_cli([command, "--help"], capsys)
+    assert code == 0
+    text = " ".join(out.split())
+    for flag in ("--budget-usd", "--budget-tokens", "--budget-seconds", "--budget-shared"):
+        assert flag in text
+    assert len(re.findall(r"\(default: [^)]+\)", text)) >= 3
+
+
+def test_research_help_shows_the_pipelines_own_limits(capsys: pytest.CaptureFixture[str]) -> None:
+    from agentloom.research.pipeline import deep_research_graph
+
+    spec = deep_research_graph().spec.budget
+    limits = spec.limits() if spec is not None else {}
+    _, out, _ = run_cli(["research", "--help"], capsys)
+    text = " ".join(out.split())
+    assert f"tokens (default: {limits['tokens']:,})" in text
+    assert f"seconds (default: {limits['seconds']:g})" in text
+
+
+def test_run_budget_tokens_and_seconds_override_the_spec(capsys: pytest.CaptureFixture[str], loom_home: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentloom.graph.builder import Graph
+
+    seen: dict[str, Any] = {}
+
+    async def capture(self: Graph, *args: Any, **kwargs: Any) -> Any:
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Graph, "run", capture)
+    run_cli(["run", str(EXAMPLES / "pdr_reasoning.yaml"), "-i", "question=Why?", "--budget-tokens", "1234",
+             "--budget-seconds", "9"], capsys)
+    budget = seen["budget"]
+    assert budget.limits["tokens"] == 1234 and budget.limits["seconds"] == 9
+    code, _, err = run_cli(["run", str(EXAMPLES / "pdr_reasoning.yaml"), "--budget-tokens", "0"], capsys)
+    assert code == 2 and "--budget-tokens 0" in err
+
+
+def test_memory_clear_without_a_terminal_or_yes_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    path = tmp_path / "m.db"
+    MemoryBank(path).add("k", "v")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code, _, err = run_cli(["memory", "clear", "--db", str(path)], capsys)
+    assert code == 2 and "-y" in err and len(err.strip().splitlines()) == 1
+    assert len(MemoryBank(path)) == 1
+
+
+def test_draw_png_without_mmdc_still_prints_the_mermaid_text(capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, out, err = run_cli(["draw", str(EXAMPLES / "pdr_reasoning.yaml"), "--png", str(tmp_path / "g.png")], capsys)
+    assert code == 2 and "mmdc" in err
+    assert out.startswith("flowchart") or "-->" in out
