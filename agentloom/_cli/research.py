@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agentloom._cli._common import budget_options, budget_shared_option, follow_symlinks_option, model_connection, otel_option
+from agentloom._cli._common import (
+    budget_options,
+    budget_shared_option,
+    follow_symlinks_option,
+    model_connection,
+    otel_option,
+)
 from agentloom._cli.approve import approve_option
 
 if TYPE_CHECKING:
