@@ -99,3 +99,55 @@ def test_draw_png_without_mmdc_still_prints_the_mermaid_text(capsys: pytest.Capt
     code, out, err = run_cli(["draw", str(EXAMPLES / "pdr_reasoning.yaml"), "--png", str(tmp_path / "g.png")], capsys)
     assert code == 2 and "mmdc" in err
     assert out.startswith("flowchart") or "-->" in out
+
+
+def test_validate_catches_an_output_field_no_node_writes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    text = (EXAMPLES / "pdr_reasoning.yaml").read_text(encoding="utf-8")
+    assert "answer: refine.text" in text
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(text.replace("answer: refine.text", "answer: refine.txt"), encoding="utf-8")
+    code, out, err = run_cli(["validate", str(bad)], capsys)
+    assert code == 2 and out == ""
+    assert re.search(r"typo\.yaml:\d+:\d+: UNKNOWN_FIELD outputs\.answer reads 'txt'.*did you mean 'text'", err)
+    code, out, _ = run_cli(["validate", str(EXAMPLES / "pdr_reasoning.yaml")], capsys)
+    assert code == 0 and "ok" in out
+
+
+def test_graph_add_output_typos_fail_validation() -> None:
+    from agentloom.errors import SpecError
+    from agentloom.graph import Graph
+
+    graph = Graph("typo").add_input("question").add_model("m", "offline")
+    graph.add_node("a", kind="agent", model="m").add_output("answer", "a.txt")
+    with pytest.raises(SpecError, match=r"outputs\.answer\.from reads 'txt'.*did you mean 'text'"):
+        graph.validate()
+    graph = Graph("nonode").add_input("question").add_model("m", "offline")
+    graph.add_node("a", kind="agent", model="m").add_output("answer", "b.text")
+    with pytest.raises(SpecError, match=r"outputs\.answer\.from reads 'b', which is neither an input nor a node"):
+        graph.validate()
+
+
+def test_runs_list_shows_the_whole_status_and_the_model(capsys: pytest.CaptureFixture[str], loom_home: Path) -> None:
+    from agentloom.runstore import RunStore
+
+    store = RunStore()
+    rid = store.create_run("research", input={"question": "q?"})
+    store.add_event({"run_id": rid, "span_id": "m", "parent_id": None, "kind": "model_call", "name": "openai/qwen-small",
+                     "team": None, "start": 1.0, "end": 2.0, "duration": 1.0, "status": "ok", "data": {}, "error": None})
+    store.add_event({"run_id": rid, "span_id": "d", "parent_id": None, "kind": "decision", "name": "width", "team": None,
+                     "start": 1.0, "end": 1.0, "duration": 0.0, "status": "ok", "error": None,
+                     "data": {"sub_tasks": [f"sub-question number {i}" for i in range(9)], "plan": {"a": 1, "b": [2]}}})
+    store.finish_run(rid, "budget_exhausted", usage={"tokens": 5})
+    other = store.create_run("ask", input="x")
+    store.finish_run(other, "ok")
+    store.close()
+    code, out, _ = run_cli(["runs", "list"], capsys)
+    header, *rows = out.splitlines()
+    assert code == 0 and "MODEL" in header.split()
+    row = next(r for r in rows if r.startswith(rid))
+    assert "budget_exhausted" in row.split() and "openai/qwen-small" in row
+    assert header.index("MODEL") == row.index("openai/qwen-small")  # columns line up with the header
+    code, out, _ = run_cli(["runs", "show", rid], capsys)
+    line = next(x for x in out.splitlines() if x.strip().startswith("width"))
+    assert "sub_tasks=[sub-question number 0" in line and "more]" in line and "plan={a, b}" in line
+    assert '{"' not in line and '["' not in line  # no JSON cut mid-way

@@ -71,6 +71,25 @@ def _short(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _brief(value: Any, limit: int = 40) -> str:
+    """A decision's value in words, never JSON cut in the middle: scalars as they are, a list of
+    scalars joined (with how many more), anything nested by its size."""
+    if isinstance(value, list):
+        if all(isinstance(v, (str, int, float, bool)) or v is None for v in value):
+            shown: list[str] = []
+            for v in value:
+                if len(", ".join([*shown, str(v)])) > limit:
+                    break
+                shown.append(str(v))
+            more = len(value) - len(shown)
+            return "[" + ", ".join(shown) + (f", +{more} more" if more and shown else f"{more} items" if more else "") + "]"
+        return f"[{len(value)} item{'s' if len(value) != 1 else ''}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(str(k) for k in list(value)[:4]) + (", ..." if len(value) > 4 else "") + "}"
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _usd(value: Any) -> str:
     if value is None:
         return "unknown"
@@ -193,7 +212,12 @@ def list_runs(limit: int, as_json: bool) -> None:
     if not records:
         click.echo(f"no runs recorded in {_store_path()}")
         return
-    header = f"{'ID':<24} {'KIND':<10} {'STATUS':<11} {'CREATED':<19} {'TIME':>8} {'USD':>9} {'TOKENS':>8}  NAME / INPUT"
+    assert store is not None
+    models = {r.id: _models(store, r.id) for r in records}
+    status_w = max(6, *(len(r.status) for r in records))
+    model_w = min(24, max(5, *(len(m) for m in models.values())))
+    header = (f"{'ID':<24} {'KIND':<10} {'STATUS':<{status_w}} {'MODEL':<{model_w}} {'CREATED':<19} {'TIME':>8} {'USD':>9} "
+              f"{'TOKENS':>8}  NAME / INPUT")
     click.echo(header)
     for r in records:
         usage = r.usage or {}
@@ -201,9 +225,15 @@ def list_runs(limit: int, as_json: bool) -> None:
         usd = _usd(usage.get("usd")) if "usd" in usage else "-"
         what = " - ".join(x for x in (r.name, _short(r.input, 60) if r.input is not None else "") if x)
         click.echo(
-            f"{r.id:<24} {r.kind[:10]:<10} {r.status[:11]:<11} {_when(r.created):<19} {_secs(_duration(r)):>8} "
-            f"{usd:>9} {tokens:>8}  {_short(what, 60) if what else ''}"
+            f"{r.id:<24} {r.kind[:10]:<10} {r.status:<{status_w}} {_short(models[r.id], model_w):<{model_w}} "
+            f"{_when(r.created):<19} {_secs(_duration(r)):>8} {usd:>9} {tokens:>8}  {_short(what, 60) if what else ''}"
         )
+
+
+def _models(store: RunStore, run_id: str) -> str:
+    """The models a run called (from its ``model_call`` events), or '-' when it made no call."""
+    names = sorted({str(e.get("name")) for e in store.events(run_id, kind="model_call") if e.get("name")})
+    return ", ".join(names) or "-"
 
 
 def _placements(events: list[dict[str, Any]]) -> list[str]:
@@ -276,11 +306,11 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
     if decisions:
         out.append(f"decisions ({len(decisions)})")
         for d in decisions[:30]:
-            extra = ", ".join(f"{k}={_short(v, 40)}" for k, v in d["data"].items())
+            extra = ", ".join(f"{k}={_brief(v)}" for k, v in d["data"].items())
             who = f"[{d['team']}] " if d.get("team") else ""
             line = f"  {who}{d['name']}"
             if extra:
-                line += f" ({_short(extra, 120)})"
+                line += f" ({extra})"
             if d["reason"]:
                 line += f": {_short(d['reason'], 200)}"
             out.append(line)

@@ -93,6 +93,18 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+#: What each node kind writes to the state (kinds with free-form output, function and planner, are left out).
+_CANDIDATE = ("id", "text", "answer", "output", "citations", "passages", "source", "parents", "meta")
+NODE_FIELDS: dict[str, tuple[str, ...]] = {
+    "agent": ("text", "output", "task", "team", "citations", "passages", "stop_reason", "budget_limited", "grounded", "usage", "meta"),
+    "verifier": ("candidates", "verdicts", "selected", "best", "text", "passed", "score", "pass_rate", "agreement", "majority",
+                 "policy", "satisfied"),
+    "crossover": _CANDIDATE,
+    "writer": ("title", "short_answer", "markdown", "text", "citations"),
+    "evolve": ("best", "text", "output", "score", "passed", "verdict", "stop_reason", "generations", "history", "budget_limited"),
+}
+
+
 def _path_head(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
@@ -326,7 +338,21 @@ class _Checker:
     def _outputs(self) -> None:
         for name, out in _as_dict(self.data.get("outputs")).items():
             source = out.get("from") if isinstance(out, dict) else out
-            self._state_path(source, ("outputs", name, "from") if isinstance(out, dict) else ("outputs", name), body_of=None)
+            path = ("outputs", name, "from") if isinstance(out, dict) else ("outputs", name)
+            self._state_path(source, path, body_of=None)
+            self._output_field(source, path)
+
+    def _output_field(self, source: Any, path: tuple[Any, ...]) -> None:
+        """An output read from a field its node never writes (``refine.txt``) would be null after a run."""
+        if not isinstance(source, str):
+            return
+        parts = source.strip().strip("{}").strip().split(".")
+        kind = _as_dict(self.nodes.get(parts[0])).get("kind")
+        fields = NODE_FIELDS.get(kind) if isinstance(kind, str) else None
+        if len(parts) < 2 or fields is None or parts[1] in fields:
+            return
+        self.add(Problem("UNKNOWN_FIELD", f"{dotted(path)} reads '{parts[1]}', which {kind} node '{parts[0]}' never "
+                                          f"writes{suggest(parts[1], set(fields))}", path))
 
     def _templates(self) -> None:
         early = self.inputs
