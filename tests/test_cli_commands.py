@@ -151,3 +151,30 @@ def test_runs_list_shows_the_whole_status_and_the_model(capsys: pytest.CaptureFi
     line = next(x for x in out.splitlines() if x.strip().startswith("width"))
     assert "sub_tasks=[sub-question number 0" in line and "more]" in line and "plan={a, b}" in line
     assert '{"' not in line and '["' not in line  # no JSON cut mid-way
+
+
+def test_indexing_lines_only_when_something_changed(capsys: pytest.CaptureFixture[str], loom_home: Path, tmp_path: Path) -> None:
+    from agentloom._cli.research import _index_with_progress
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# A\n\nThe gate opens at dawn.\n", encoding="utf-8")
+    _index_with_progress([str(corpus)], "auto")
+    assert "indexing corpus: 1/1 files" in capsys.readouterr().err
+    _index_with_progress([str(corpus)], "auto")
+    assert capsys.readouterr().err == ""  # nothing changed: nothing to say
+    (corpus / "b.md").write_text("# B\n\nThe gate closes at dusk.\n", encoding="utf-8")
+    _index_with_progress([str(corpus)], "auto")
+    assert "indexing corpus: 2/2 files" in capsys.readouterr().err
+
+
+def test_ask_numbers_its_citations_like_research(capsys: pytest.CaptureFixture[str], loom_home: Path) -> None:
+    code, out, _ = run_cli(["ask", "What powers the tram network?", "--model", "offline"], capsys)
+    assert code == 0
+    answer, _, sources = out.partition("\n\nSources:\n")
+    assert re.search(r"\[1\]", answer) and not re.search(r"\[[a-z]_[0-9a-f]{6,}\]", answer)
+    assert sources.splitlines()[0].startswith("[1] ")
+    code, out, _ = run_cli(["ask", "What powers the tram network?", "--model", "offline", "--json"], capsys)
+    import json
+
+    assert code == 0 and json.loads(out)["citations"]  # --json keeps the passage ids

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from agentloom._cli._display import RunDisplay
     from agentloom.agents.agent import Agent
     from agentloom.budget import Budget
+    from agentloom.citations import Citation
     from agentloom.result import Result
 
 __all__ = ["ask"]
@@ -77,8 +78,7 @@ def ask(
 
     result = asyncio.run(go())
     text = str(result.output)
-    refs = "\n".join(f"[{c.id}] {c.where()}" for c in result.citations)
-    rendered = text + ("\n\nSources:\n" + refs if refs else "")
+    rendered = _numbered(text, result.citations)
     if result.grounded is False:
         rendered += "\n\nUngrounded: this answer cites nothing the run looked up; do not rely on it."
     write_output(out, rendered)
@@ -95,6 +95,17 @@ def ask(
             )
     if result.budget_limited:
         raise SystemExit(3)
+
+
+def _numbered(text: str, citations: list[Citation]) -> str:
+    """The answer with ``[n]`` markers and a numbered source list, as ``loom research`` writes them."""
+    from agentloom.agents.writer import number_citations
+
+    body, ordered = number_citations(text, {c.id: c for c in citations})
+    listed = {c.id for c in ordered}
+    ordered += [c for c in citations if c.id not in listed]  # cited by the run but not marked in the text
+    refs = "\n".join(f"[{n}] {c.where()}" for n, c in enumerate(ordered, 1))
+    return body + ("\n\nSources:\n" + refs if refs else "")
 
 
 async def _run_with_listener(agent: Agent, question: str, budget: Budget, listener: RunDisplay) -> Result:

@@ -171,15 +171,24 @@ def _report(result: Result, out: str | None, as_json: bool, quiet: bool) -> None
 def _index_with_progress(paths: list[str], mode: str, follow_symlinks: bool | None = None) -> None:
     """Build or refresh the corpus index up front, with progress, so the run finds it ready
     (the run's own index inherits the symlink choice recorded here)."""
-    from agentloom._cli.index import IndexProgress
+    import io
+    import sys
+
+    from agentloom._cli.index import IndexProgress, _isatty
     from agentloom.tools.corpus import CorpusIndex
 
     index = CorpusIndex(paths, follow_symlinks=follow_symlinks)
+    held = io.StringIO()  # plain lines are held back and shown only when a file was (re)read or dropped
+    plain = mode == "plain" or (mode == "auto" and not _isatty(sys.stderr))
     try:
-        with IndexProgress(mode=mode, label="indexing corpus") as progress:
-            index.refresh(on_progress=progress)
+        with IndexProgress(mode="plain" if plain else mode, label="indexing corpus",
+                           stream=held if plain else None) as progress:
+            stats = index.refresh(on_progress=progress)
     finally:
         index.close()
+    if plain and (stats.indexed or stats.removed):
+        sys.stderr.write(held.getvalue())
+        sys.stderr.flush()
 
 
 def _json_payload(result: Result) -> dict[str, Any]:
