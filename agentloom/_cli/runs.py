@@ -176,7 +176,9 @@ def _timeline_of(store: RunStore, record: RunRecord, events: list[dict[str, Any]
     from agentloom.research.timeline import build_timeline
 
     events = store.events(record.id) if events is None else events
-    return build_timeline(events, run_id=record.id, start=record.created or None, end=record.finished)
+    wall = (record.usage or {}).get("wall_s")
+    return build_timeline(events, run_id=record.id, start=record.created or None, end=record.finished,
+                          total=float(wall) if isinstance(wall, (int, float)) else None)
 
 
 def _width() -> int:

@@ -100,13 +100,12 @@ def render_html(
     timeline chart and the report rendered from Markdown."""
     page_title = title or (f"agentloom run {timeline.run_id}" if timeline.run_id else "agentloom run")
     stats: dict[str, Any] = dict(facts or {})
-    crit_calls = sum(1 for r in timeline.critical_rows if r.is_call)
     stats.update(
         {
             "wall time": secs(timeline.wall),
             "busy (sum of call time)": f"{secs(timeline.busy)} in {timeline.calls} calls",
             "parallelism": f"{timeline.parallelism:.2f}x average, {timeline.max_concurrency} max concurrent",
-            "critical path": f"{crit_calls} calls, {secs(timeline.critical_call_time)} in calls, "
+            "critical path": f"{timeline.critical_calls} calls, {secs(timeline.critical_call_time)} in calls, "
             f"{secs(max(0.0, timeline.wall - timeline.critical_call_time))} outside calls",
         }
     )
