@@ -2,7 +2,8 @@
 when invoked, so ``loom --help`` never loads litellm, langgraph or the openai SDK.
 
 Exit codes: 0 ok, 1 run failed, 2 usage or input error, 3 budget exhausted (partial output
-still written), 130 interrupted (the run is recorded and can be resumed).
+still written), 4 waiting for approval (``loom runs approve``/``deny``), 130 interrupted (the run
+is recorded and can be resumed).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "draw": ("agentloom._cli.graph:draw", "Print a graph as Mermaid text."),
     "schema": ("agentloom._cli.graph:schema", "Write the JSON Schema of graph YAML files."),
     "memory": ("agentloom._cli.memory:memory", "Memory bank: stats, audit, train, export, clear."),
+    "mcp": ("agentloom._cli.mcp:mcp", "Serve research and ask as MCP tools (loom mcp serve)."),
     "eval": ("agentloom._cli.eval:eval_cmd", "Score answer recall and citation precision on a question set."),
 }
 
@@ -71,7 +73,7 @@ def cli(home: str | None, database_url: str | None, executor: str | None) -> Non
     """agentloom: agents that scale reasoning wide and deep under a budget.
 
     Exit codes: 0 ok, 1 run failed, 2 usage or input error, 3 budget exhausted
-    (partial output still written), 130 interrupted (resumable).
+    (partial output still written), 4 waiting for approval, 130 interrupted (resumable).
     """
     if home is not None:
         from agentloom._paths import set_home

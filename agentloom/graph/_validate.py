@@ -224,6 +224,8 @@ class _Checker:
             if ref is not None:
                 obj = self.refs.get(ref) if isinstance(ref, str) else None
                 names.update(_tool_names(obj))
+            elif isinstance(mcp := raw.get("mcp"), dict):  # its tools are listed when the run starts
+                names.update(n for n in _as_list(mcp.get("allow")) if isinstance(n, str))
             elif isinstance(builtin, str) and builtin in TOOL_GROUPS:
                 names.update(TOOL_GROUPS[builtin])
             elif builtin is None:
