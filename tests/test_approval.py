@@ -52,6 +52,8 @@ def test_plan_gate_survives_a_restart_and_finishes_on_approve(loom_home: Path) -
     assert len(events) == 1 and events[0]["data"]["gate"] == "plan"
     assert record.usage.get("llm_calls", 0) >= 1  # the planner ran; no branch did yet
 
+    shown = loom(["runs", "show", run_id], loom_home)
+    assert "waiting for approval" in shown.stdout and "plan gate at 'plan'" in shown.stdout
     listed = loom(["runs", "waiting", "--json"], loom_home)
     assert json.loads(listed.stdout)[0]["run_id"] == run_id
 
@@ -67,6 +69,8 @@ def test_plan_gate_survives_a_restart_and_finishes_on_approve(loom_home: Path) -
     assert done.meta["actual"]["llm_calls"] > record.usage["llm_calls"]
     assert report is not None and "[1]" in report and "projected" in report
 
+    shown = loom(["runs", "show", run_id], loom_home)
+    assert "approvals" in shown.stdout and "projected" in shown.stdout and "actual spend" in shown.stdout
     again = loom(["runs", "approve", run_id], loom_home)
     assert again.returncode == 2 and "not waiting for approval" in again.stderr and "Traceback" not in again.stderr
 
@@ -162,6 +166,7 @@ nodes:
         ("approve:\n  plan: maybe\n", 2, "plan"),
         ("approve:\n  tools: http_fetch\n", 2, "tools"),
         ("approve: [plan, later]\n", 1, "approve"),
+        ("approve:\n  tools: [htp_fetch]\n", 2, "approve.tools names 'htp_fetch'"),
     ],
 )
 def test_bad_approve_block_is_one_line_with_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
