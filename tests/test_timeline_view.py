@@ -57,3 +57,39 @@ def test_a_pause_between_interrupt_and_resume_is_cut_out() -> None:
     assert "paused between an interrupt and its resume" in tl.summary()
     quick = build_timeline(events(PAUSE_S / 4), run_id="r", start=T0)  # a short idle stretch is run time
     assert quick.paused == 0.0
+
+
+REPORT = """# Q
+
+Water comes from the plants [1] and the river [2], not [3].
+
+## References
+
+- [1] water.md:L3-L15 — "Water"
+- [2] https://example.org/river
+"""
+
+
+def test_html_references_are_links() -> None:
+    from agentloom.research.html_export import render_html
+
+    page = render_html(build_timeline(events(), run_id="r"), REPORT)
+    assert '<a class="cite" href="#ref-1">[1]</a>' in page and '<a class="cite" href="#ref-2">[2]</a>' in page
+    assert 'href="#ref-3"' not in page  # no reference, no link
+    assert '<li id="ref-1">[1] water.md:L3-L15' in page
+    assert '<li id="ref-2">[2] <a href="https://example.org/river">https://example.org/river</a></li>' in page
+
+
+def test_a_wide_run_is_collapsed_in_html() -> None:
+    from agentloom.research.html_export import render_html
+
+    wide = [ev("root", None, "node", "research", 0.0, 10.0)]
+    for b in range(50):
+        wide.append(ev(f"t{b}", "root", "team", f"team-{b}", 0.0, 9.0))
+        for c in range(8):
+            wide.append(ev(f"c{b}_{c}", f"t{b}", "tool_call", "corpus_search", c, c + 1.0))
+    tl = build_timeline(wide, run_id="w")
+    assert len(tl.rows) == 451
+    page = render_html(tl, None)
+    assert page.count('<rect class="call"') <= 120
+    assert "more calls not shown" in page

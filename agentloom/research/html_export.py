@@ -4,6 +4,7 @@ chart with the critical path, and the report rendered from Markdown."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -88,13 +89,39 @@ def _svg_chart(timeline: Timeline, max_rows: int | None) -> str:
     return "\n".join(parts) + note
 
 
+_REF_ITEM = re.compile(r"<li>\[(\d+)\]\s*(.*?)</li>", re.S)
+_URL = re.compile(r"(https?://[^\s<>\"']+)")
+
+
+def _linked(report: str) -> str:
+    """Citations as links: each ``[n]`` in the text jumps to its reference, and a reference's URL
+    opens the page."""
+    head, found, refs = report.rpartition('<h2 id="references">')
+    if not found:
+        return report
+    numbers: set[str] = set()
+
+    def item(match: re.Match[str]) -> str:
+        numbers.add(match.group(1))
+        body = _URL.sub(lambda u: f'<a href="{u.group(1)}">{u.group(1)}</a>', match.group(2))
+        return f'<li id="ref-{match.group(1)}">[{match.group(1)}] {body}</li>'
+
+    refs = _REF_ITEM.sub(item, refs)
+
+    def marker(match: re.Match[str]) -> str:
+        n = match.group(1)
+        return f'<a class="cite" href="#ref-{n}">[{n}]</a>' if n in numbers else match.group(0)
+
+    return re.sub(r"\[(\d+)\]", marker, head) + found + refs
+
+
 def render_html(
     timeline: Timeline,
     report_markdown: str | None,
     *,
     title: str | None = None,
     facts: Mapping[str, Any] | None = None,
-    max_rows: int | None = 1500,
+    max_rows: int | None = 120,
 ) -> str:
     """A self-contained HTML page (inline CSS and SVG, no scripts, no external assets) with the
     timeline chart and the report rendered from Markdown."""
@@ -117,7 +144,7 @@ def render_html(
         for var, text in (("span", "span"), ("call", "call"), ("memory", "memory hit"),
                           ("error", "error / cancelled"), ("crit", "critical path"))
     )
-    report = markdown_to_html(report_markdown) if report_markdown and report_markdown.strip() else (
+    report = _linked(markdown_to_html(report_markdown)) if report_markdown and report_markdown.strip() else (
         '<p class="meta">This run recorded no report.</p>'
     )
     return (
