@@ -50,7 +50,7 @@ def test_stage_line_budget_bars_and_plan_text() -> None:
     for event in EVENTS:
         display(event)
     text = frame(display, 140)
-    assert re.search(r"plan ✓ → research ✓ → verify → merge → write", text)
+    assert re.search(r"plan ✓ → research → verify → merge → write", text)  # research still running
     assert "width 3, depth 1 — three sub-questions" in text and "plan plan" not in text
     for label, figure in (("usd", "$0.1000 of $0.5000"), ("tokens", "500 of 1,000"), ("time", "of 60.0s")):
         line = next(x for x in text.splitlines() if x.strip("│ ").startswith(label))

@@ -15,7 +15,7 @@ import click
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError
 
-__all__ = ["help_when_bare", "budget_options", "budget_from_flags", "budget_shared_option", "follow_symlinks_option", "model_connection", "model_from_flags", "otel_option",
+__all__ = ["echo_markdown", "help_when_bare", "budget_options", "budget_from_flags", "budget_shared_option", "follow_symlinks_option", "model_connection", "model_from_flags", "otel_option",
            "write_output", "print_json"]
 
 
@@ -61,6 +61,18 @@ def help_when_bare(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
         ctx.exit(0)
+
+
+def echo_markdown(text: str) -> None:
+    """Markdown on stdout: rendered (headings, lists, links) on a terminal, the raw text otherwise,
+    so pipes and files get the Markdown itself."""
+    if not sys.stdout.isatty():
+        click.echo(text)
+        return
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    Console().print(Markdown(text))
 
 
 def write_output(path: str | None, text: str) -> None:

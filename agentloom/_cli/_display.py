@@ -65,6 +65,7 @@ class RunDisplay:
         self.stages = list(stages)
         self.stage_seen: list[str] = []  # stages started, in order
         self.width = width
+        self._finished = False
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> RunDisplay:
@@ -81,6 +82,7 @@ class RunDisplay:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._finished = True
         if self._live is not None:
             self._live.stop()  # one last frame, drawn once (also after Ctrl-C)
             self._live = None
@@ -192,7 +194,7 @@ class RunDisplay:
         for n, stage in enumerate(self.stages):
             if n:
                 line.append(" → ", style="dim")
-            if stage == current and self._live is not None:
+            if stage == current and not self._finished:
                 line.append(stage, style="bold yellow")
             elif stage in self.stage_seen:
                 line.append(stage + " ✓", style="green")

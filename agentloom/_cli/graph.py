@@ -14,7 +14,6 @@ import click
 
 from agentloom._cli._common import budget_options, budget_shared_option, model_connection, otel_option
 from agentloom._cli.approve import approve_option
-from agentloom.events import Event
 
 __all__ = ["run", "validate", "draw", "schema"]
 
@@ -81,18 +80,6 @@ def _preload_langgraph() -> None:
     import langgraph.types  # noqa: F401
 
 
-def _progress(quiet: bool) -> Any:
-    def listener(event: Event) -> None:
-        if quiet or event.kind != "graph_node":
-            return
-        data = event.data
-        team = f" ({data['team']})" if data.get("team") else ""
-        note = " — budget exhausted" if data.get("budget_limited") else ""
-        click.echo(f"loom: {event.name}{team} done in {event.duration:.1f}s{note}", err=True)
-
-    return listener
-
-
 @click.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="A run input (repeat for several).")
@@ -117,6 +104,7 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
     import asyncio
 
     from agentloom._cli._common import print_json, write_output
+    from agentloom._cli._display import RunDisplay
     from agentloom.budget import Budget
     from agentloom.errors import ConfigError
     from agentloom.runstore import new_run_id
@@ -137,11 +125,16 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
         limits["shared"] = budget_shared
     budget = Budget.from_limits(limits, name=graph.name)
     run_id = resume or new_run_id()
+    display = RunDisplay(f"loom run: {graph.name}", budget, mode="quiet" if (quiet or as_json) else "auto",
+                         stages=list(graph.spec.nodes))
+
+    async def go() -> Any:
+        with display:  # the same live view as research on a terminal, plain lines otherwise
+            return await graph.run(given or None, budget=budget, run_id=run_id, model=model, resume=resume is not None,
+                                   listeners=[display], approve=_gates(approve_gates))
+
     try:
-        result = asyncio.run(
-            graph.run(given or None, budget=budget, run_id=run_id, model=model, resume=resume is not None,
-                      listeners=[_progress(quiet or as_json)], approve=_gates(approve_gates))
-        )
+        result = asyncio.run(go())
     except KeyboardInterrupt:
         click.echo(f"loom: interrupted; run {run_id} is recorded, continue it with: loom run {file} --resume {run_id}", err=True)
         raise SystemExit(130) from None
@@ -154,7 +147,9 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
     if as_json:
         print_json(result.to_dict())
     elif not out:
-        click.echo(_output_text(result.output))
+        from agentloom._cli._common import echo_markdown
+
+        echo_markdown(_output_text(result.output))
     if not as_json:
         usage = result.usage
         state = "partial (budget exhausted)" if result.budget_limited else "done"

@@ -155,7 +155,9 @@ def _report(result: Result, out: str | None, as_json: bool, quiet: bool) -> None
         print_json(_json_payload(result))
         return
     if not out:
-        click.echo(report)
+        from agentloom._cli._common import echo_markdown
+
+        echo_markdown(report)
     elif not quiet:
         click.echo(f"report written to {out}", err=True)
     if not quiet:
