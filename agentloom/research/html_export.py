@@ -13,7 +13,7 @@ from agentloom.research._timeline_draw import FAILED_STATUSES, MEMORY_STATUSES, 
 if TYPE_CHECKING:
     from agentloom.research.timeline import Timeline
 
-__all__ = ["render_html"]
+__all__ = ["render_chart", "render_html", "report_html"]
 
 _CSS = """
 :root { --fg:#1d2327; --muted:#5f6b73; --bg:#ffffff; --line:#e3e7ea; --span:#b9c3cc; --call:#4c8bd6;
@@ -86,6 +86,16 @@ def _svg_chart(timeline: Timeline, max_rows: int | None) -> str:
     parts.append("</svg>")
     note = f'<p class="meta">{hidden} more calls not shown.</p>' if hidden else ""
     return "\n".join(parts) + note
+
+
+def render_chart(timeline: Timeline, max_rows: int | None = 1500) -> str:
+    """The timeline's SVG chart (critical path in orange), for pages that embed it (``loom ui``)."""
+    return _svg_chart(timeline, max_rows)
+
+
+def report_html(report_markdown: str) -> str:
+    """A report's Markdown as HTML, as the exported page renders it."""
+    return markdown_to_html(report_markdown)
 
 
 def render_html(

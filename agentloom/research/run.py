@@ -4,6 +4,7 @@ the caller's corpus, model, width/depth, budget and memory scope."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,7 @@ async def research(
     if not resume:
         inputs = {"question": question.strip() if question else "", "width": check_width(width, "--width"), "depth": check_width(depth, "--depth")}
     result = await graph.run(inputs, budget=budget, run_id=run_id, model=model, resume=resume, store=store, listeners=listeners)
-    return _as_report(result, store)
+    return _as_report(result, store, paths)
 
 
 def stream(question: str | None, *, maxsize: int = 10_000, **kwargs: Any) -> EventStream[Result]:
@@ -113,9 +114,10 @@ def stream(question: str | None, *, maxsize: int = 10_000, **kwargs: Any) -> Eve
 research.stream = stream  # type: ignore[attr-defined]
 
 
-def _as_report(result: Result, store: RunStore | None) -> Result:
+def _as_report(result: Result, store: RunStore | None, corpus: list[str] | None = None) -> Result:
     """Turn the graph's ``{report, answer}`` output into the report Markdown, keep the short
-    answer in ``meta``, and store the report as the run's ``report.md`` artifact."""
+    answer in ``meta``, and store the report as the run's ``report.md`` artifact, with its
+    numbered citations and the corpus folders they came from as ``citations.json``."""
     output = result.output if isinstance(result.output, dict) else {}
     report = str(output.get("report") or "")
     result = result.with_(output=report, meta={"short_answer": str(output.get("answer") or "")})
@@ -124,10 +126,20 @@ def _as_report(result: Result, store: RunStore | None) -> Result:
         target = store or RunStore()
         try:
             target.put_artifact(result.run_id, "report.md", report, mime="text/markdown")
+            target.put_artifact(result.run_id, "citations.json", json.dumps(citations_record(result, corpus)),
+                                mime="application/json")
         finally:
             if own:
                 target.close()
     return result
+
+
+def citations_record(result: Result, corpus: list[str] | None) -> dict[str, Any]:
+    """The run's numbered citations (``[1]`` is the first) and the corpus folders they are relative to."""
+    from agentloom._paths import default_corpus
+
+    roots = list(corpus or []) or [str(default_corpus().resolve())]
+    return {"corpus": roots, "citations": [{"n": n, **c.to_dict()} for n, c in enumerate(result.citations, start=1)]}
 
 
 def research_sync(question: str | None, **kwargs: Any) -> Result:
