@@ -2,7 +2,8 @@
 when invoked, so ``loom --help`` never loads litellm, langgraph or the openai SDK.
 
 Exit codes: 0 ok, 1 run failed, 2 usage or input error, 3 budget exhausted (partial output
-still written), 130 interrupted (the run is recorded and can be resumed).
+still written), 4 waiting for approval (``loom runs approve``/``deny``), 130 interrupted (the run
+is recorded and can be resumed).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def cli(home: str | None, database_url: str | None, executor: str | None) -> Non
     """agentloom: agents that scale reasoning wide and deep under a budget.
 
     Exit codes: 0 ok, 1 run failed, 2 usage or input error, 3 budget exhausted
-    (partial output still written), 130 interrupted (resumable).
+    (partial output still written), 4 waiting for approval, 130 interrupted (resumable).
     """
     if home is not None:
         from agentloom._paths import set_home

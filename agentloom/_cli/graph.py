@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from agentloom._cli._common import budget_shared_option, model_connection, otel_option
+from agentloom._cli.approve import approve_option
 from agentloom.events import Event
 
 __all__ = ["run", "validate", "draw", "schema"]
@@ -66,6 +67,13 @@ def _output_text(output: Any, path: str | None = None) -> str:
     return as_json
 
 
+def _gates(values: tuple[str, ...]) -> Any:
+    """``--approve`` values as ``approve=`` (None keeps the spec's own gates)."""
+    from agentloom.approvals import parse_approve_flags
+
+    return parse_approve_flags(values)
+
+
 def _preload_langgraph() -> None:
     """Import LangGraph before the budget's clock starts (it takes a second or so)."""
     import langgraph.checkpoint.sqlite.aio  # noqa: F401
@@ -94,14 +102,16 @@ def _progress(quiet: bool) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the Result) on stdout.")
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+@approve_option
 @otel_option
 @budget_shared_option
 @model_connection
 def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, out: str | None,
-        as_json: bool, resume: str | None, quiet: bool, budget_shared: str | None) -> None:
+        as_json: bool, resume: str | None, quiet: bool, budget_shared: str | None, approve_gates: tuple[str, ...] = ()) -> None:
     """Run the agent graph in FILE.
 
-    Exit codes: 0 ok, 1 failed, 2 bad spec or input, 3 budget exhausted (partial output written).
+    Exit codes: 0 ok, 1 failed, 2 bad spec or input, 3 budget exhausted (partial output written),
+    4 waiting for approval (loom runs approve/deny RUN_ID).
     """
     import asyncio
 
@@ -124,8 +134,12 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
     budget = Budget.from_limits(limits, name=graph.name)
     result = asyncio.run(
         graph.run(given or None, budget=budget, run_id=resume, model=model, resume=resume is not None,
-                  listeners=[_progress(quiet or as_json)])
+                  listeners=[_progress(quiet or as_json)], approve=_gates(approve_gates))
     )
+    if result.stop_reason == "waiting":
+        from agentloom._cli.approve import report_waiting
+
+        report_waiting(result, as_json)
     if out:
         write_output(out, _output_text(result.output, out))
     if as_json:

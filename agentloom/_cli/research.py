@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection, otel_option
+from agentloom._cli.approve import approve_option
 
 if TYPE_CHECKING:
     from agentloom.budget import Budget
@@ -29,6 +30,7 @@ __all__ = ["research"]
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--resume", "resume", default=None, metavar="RUN_ID", help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@approve_option
 @otel_option
 @follow_symlinks_option
 @budget_shared_option
@@ -49,20 +51,24 @@ def research(
     quiet: bool,
     follow_symlinks: bool | None,
     budget_shared: str | None,
+    approve_gates: tuple[str, ...] = (),
 ) -> None:
     """Research QUESTION with parallel teams and write a cited report.
 
     Exit codes: 0 ok, 1 failed, 2 bad input, 3 budget exhausted (a partial report is still
-    written), 130 interrupted (resume with --resume RUN_ID).
+    written), 4 waiting for approval (loom runs approve/deny RUN_ID), 130 interrupted (resume
+    with --resume RUN_ID).
     """
     import asyncio
 
     from agentloom._cli._display import RunDisplay
     from agentloom._paths import default_corpus
+    from agentloom.approvals import parse_approve_flags
     from agentloom.research.run import corpus_paths
     from agentloom.runstore import RunStore, new_run_id
 
     _check_inputs(question, resume, width, depth)
+    gates = parse_approve_flags(approve_gates)
     budget = _budget(budget_usd, budget_tokens, budget_seconds, budget_shared)
     paths = corpus_paths(list(corpus)) if corpus else []
     if resume is not None:
@@ -87,6 +93,7 @@ def research(
                 run_id=run_id,
                 resume=resume is not None,
                 listeners=[display],
+                approve=gates,
             )
 
     try:
@@ -94,6 +101,10 @@ def research(
     except KeyboardInterrupt:
         click.echo(f"loom: interrupted; the run is recorded, continue it with: loom research --resume {run_id}", err=True)
         raise SystemExit(130) from None
+    if result.stop_reason == "waiting":
+        from agentloom._cli.approve import report_waiting
+
+        report_waiting(result, as_json)
     _report(result, out, as_json, quiet)
     if result.budget_limited:
         raise SystemExit(3)

@@ -297,3 +297,14 @@ def export(run_id: str, as_html: bool, out: str | None) -> None:
 
         raise ConfigError(f"cannot write {target}: {exc.strerror or exc}; choose another --out") from None
     click.echo(f"wrote {target} ({len(page.encode('utf-8'))} bytes)")
+
+
+def _approval_commands() -> None:
+    """``loom runs approve`` / ``deny`` / ``waiting`` live in ``agentloom._cli.approve``."""
+    from agentloom._cli.approve import approve, deny, waiting
+
+    for command in (approve, deny, waiting):
+        runs.add_command(command)
+
+
+_approval_commands()

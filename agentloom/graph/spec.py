@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from agentloom.graph._spec_approve import ApproveSpec
 from agentloom.graph._spec_judge import (
     CitationVerifierSpec,
     ConsensusVerifierSpec,
@@ -74,6 +75,7 @@ from agentloom.graph._spec_types import (
 
 __all__ = [
     "AgentNode",
+    "ApproveSpec",
     "BodyNode",
     "BudgetPlannerNode",
     "BudgetSpec",
@@ -446,6 +448,9 @@ class GraphSpec(_Strict):
     tools: dict[str, ToolSpec] = Field(default_factory=dict, description="tool entries by name")
     config: ConfigSpec | None = None
     executor: ExecutorSpec | None = None
+    approve: ApproveSpec | None = Field(
+        None, description="approval gates: plan, {spend_over: 0.50 | '20000 tokens'}, {tools: [http_fetch]} or a list of them"
+    )
     database: str | None = Field(
         None, min_length=1, description="where runs, checkpoints and shared budgets live: a postgresql:// URL "
         "(${env:VAR} for its password) or a SQLite path; AGENTLOOM_DATABASE_URL and --database-url win",
