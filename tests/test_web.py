@@ -132,3 +132,32 @@ def test_start_a_run_and_stream_its_events_live(loom_home: Path) -> None:
         detail = client.get(f"/api/runs/{run_id}").json()
         assert detail["status"] == "ok" and detail["report_html"] and detail["limits"]["tokens"] == 400_000
     assert os.path.exists(loom_home / "runs.db")
+
+
+def _drain(client: TestClient, run_id: str) -> list[dict[str, Any]]:
+    events = []
+    with client.stream("GET", f"/api/runs/{run_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: {") and '"source"' not in line:
+                events.append(json.loads(line[6:]))
+            if line.startswith("event: end"):
+                break
+    return events
+
+
+def test_a_gated_run_waits_and_an_edited_plan_is_approved(loom_home: Path) -> None:
+    with _client(loom_home) as client:
+        run_id = client.post("/api/runs", json={"question": QUESTION, "approve_plan": True}).json()["id"]
+        _drain(client, run_id)
+        waiting = client.get(f"/api/runs/{run_id}").json()
+        assert waiting["status"] == "waiting"
+        gate = waiting["approvals"][0]
+        assert gate["gate"] == "plan" and "projected" in gate["describe"] and gate["plan"]["sub_tasks"]
+        assert client.post(f"/api/runs/{run_id}/answer", json={"approve": True, "plan": {"width": 0}}).status_code == 400
+        tasks = ["Which plants desalinate water for Marrowick?", "How much water can they produce per day?"]
+        assert client.post(f"/api/runs/{run_id}/answer", json={"approve": True, "plan": {"sub_tasks": tasks, "width": 2}}).status_code == 202
+        resumed = _drain(client, run_id)
+        assert {e["team"] for e in resumed if e["kind"] == "model_call" and e["team"]} >= {"team-0", "team-1"}
+        done = client.get(f"/api/runs/{run_id}").json()
+        assert done["status"] == "ok" and "approvals" not in done and done["report_html"]
+        assert client.post(f"/api/runs/{run_id}/answer", json={"approve": True}).status_code == 409

@@ -53,7 +53,8 @@ async function showList() {
 async function startRun(ev) {
   ev.preventDefault();
   const body = {question: $("#q").value, width: $("#width").value, depth: $("#depth").value,
-                tokens: $("#b-tokens").value, seconds: $("#b-seconds").value, usd: $("#b-usd").value};
+                tokens: $("#b-tokens").value, seconds: $("#b-seconds").value, usd: $("#b-usd").value,
+                approve_plan: $("#approve-plan").checked};
   try {
     const r = await getJSON("/api/runs", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
     location.href = "/runs/" + r.id;
@@ -124,6 +125,7 @@ async function showRun(id) {
   S.limits = d.limits || {};
   $("#question").textContent = d.question || "";
   setStatus(d.status);
+  if (d.approvals && d.approvals.length) showApprovals(id, d.approvals);
   if (d.timeline) showFinished(d);
   S.running = d.status === "running";
   const es = new EventSource(`/api/runs/${id}/events`);
@@ -133,13 +135,40 @@ async function showRun(id) {
     es.close(); S.running = false;
     for (let i = 0; i < 20; i++) {
       const f = await getJSON(`/api/runs/${id}`);
-      if (f.status !== "running" && f.timeline) { setStatus(f.status); showFinished(f); break; }
+      if (f.status !== "running" && f.timeline) {
+        setStatus(f.status); showFinished(f);
+        if (f.approvals && f.approvals.length) showApprovals(id, f.approvals);
+        break;
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
     drawLive();
   });
   setInterval(() => { if (S.running) drawLive(); }, 250);
   drawLive();
+}
+function showApprovals(id, requests) {
+  const box = $("#approvals"); box.classList.remove("hidden");
+  const plan = requests.find((r) => r.gate === "plan");
+  box.innerHTML = `<h2>Waiting for approval</h2>` + requests.map((r) => `<pre class="gate">${esc(r.describe)}</pre>`).join("") +
+    (plan ? `<p>Edit the plan before approving — sub-questions, one a line:</p>
+      <textarea id="sub-tasks" rows="5" cols="90">${esc((plan.plan.sub_tasks || []).join("\n"))}</textarea>
+      <p>width <input id="plan-width-edit" size="4" value="${esc(plan.plan.width ?? "")}"></p>` : "") +
+    `<p><button id="approve">Approve</button> <button id="deny">Deny</button> reason <input id="deny-reason" size="40">
+     <span id="answer-error" class="status-error"></span></p>`;
+  const send = async (approve) => {
+    const body = {approve, reason: $("#deny-reason").value};
+    if (approve && plan) {
+      const tasks = $("#sub-tasks").value.split("\n").map((t) => t.trim()).filter(Boolean);
+      const edited = {sub_tasks: tasks}; const w = $("#plan-width-edit").value.trim(); if (w) edited.width = Number(w);
+      if (JSON.stringify(tasks) !== JSON.stringify(plan.plan.sub_tasks || []) || (w && Number(w) !== plan.plan.width)) body.plan = edited;
+    }
+    try {
+      await getJSON(`/api/runs/${id}/answer`, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+      location.reload();
+    } catch (e) { $("#answer-error").textContent = e.message; }
+  };
+  $("#approve").onclick = () => send(true); $("#deny").onclick = () => send(false);
 }
 function setStatus(s) { const el = $("#status"); el.textContent = s; el.className = "status-" + s; }
 function showFinished(d) {
@@ -178,7 +207,7 @@ PAGE = f"""<!doctype html>
   <form id="start"><input id="q" size="60" placeholder="Ask a research question" required>
     width <input id="width" value="auto" size="4"> depth <input id="depth" value="auto" size="4">
     tokens <input id="b-tokens" size="7" placeholder="400000"> seconds <input id="b-seconds" size="4" placeholder="300">
-    usd <input id="b-usd" size="5" placeholder="none"> <button type="submit">Start run</button> <span id="start-error" class="status-error"></span></form>
+    usd <input id="b-usd" size="5" placeholder="none"> <label><input type="checkbox" id="approve-plan"> let me approve the plan</label> <button type="submit">Start run</button> <span id="start-error" class="status-error"></span></form>
   <p class="filters">status <select id="f-status"><option value="">any</option><option>running</option><option>ok</option>
     <option>error</option><option>budget_exhausted</option><option>cancelled</option></select>
     model <input id="f-model" size="14"> question <input id="f-q" size="30"></p>
@@ -191,6 +220,7 @@ PAGE = f"""<!doctype html>
   <p id="question"></p><p class="meta">events from: <span id="source">…</span></p>
   <div class="grid"><div><h3>Plan</h3><div id="plan"></div><h3>Branches</h3><div id="branches"></div></div>
     <div><h3>Budget</h3><div id="budgets"></div><h3>Memory hits and verdicts</h3><ul class="feed" id="feed"></ul></div></div>
+  <div id="approvals" class="hidden"></div>
   <div id="finished" class="hidden"><h2>Timeline</h2><p class="meta" id="tl-summary"></p><div class="chart" id="chart"></div>
     <h2>Report</h2><div id="report"></div></div>
 </section>

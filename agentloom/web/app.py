@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentloom.errors import ConfigError
 from agentloom.web._live import LiveRun, LiveRuns, follow_live, follow_stored
 from agentloom.web._security import TokenGate
 from agentloom.web._sources import SourceRefused, passage_in_context
@@ -155,6 +156,8 @@ def create_app(settings: UiSettings) -> Starlette:
             opened = store.get()
             assert opened is not None
             out = await asyncio.to_thread(_detail, opened, record)
+            if record.status == "waiting":
+                out["approvals"] = await asyncio.to_thread(_pending, opened, run_id)
         if running is not None:
             out |= {"live": True, "limits": running.limits, "live_status": running.status, "live_error": running.error}
             if not running.done:
@@ -182,6 +185,23 @@ def create_app(settings: UiSettings) -> Starlette:
             yield "event: end\ndata: {}\n\n"
 
         return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    async def answer(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        body = await _json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        opened = store.get()
+        if opened is None or not await asyncio.to_thread(_pending, opened, run_id):
+            return JSONResponse({"error": f"run {run_id} is not waiting for approval"}, status_code=409)
+        plan = body.get("plan")
+        if plan is not None and not isinstance(plan, dict):
+            return JSONResponse({"error": "plan must be an object with sub_tasks and width"}, status_code=400)
+        try:
+            _answer(opened, live, run_id, bool(body.get("approve")), body.get("reason") or None, plan)
+        except ConfigError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"id": run_id}, status_code=202)
 
     async def citation(request: Request) -> Response:
         run_id, n = request.path_params["run_id"], int(request.path_params["n"])
@@ -211,10 +231,10 @@ def create_app(settings: UiSettings) -> Starlette:
         return HTMLResponse(page_html, headers=headers)
 
     async def start(request: Request) -> Response:
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            return JSONResponse({"error": "send JSON (Content-Type: application/json)"}, status_code=415)
+        body = await _json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
         try:
-            body = await request.json()
             question = str(body.get("question") or "").strip()
             limits = dict(_DEFAULT_LIMITS)
             for key in ("usd", "tokens", "seconds"):
@@ -225,7 +245,7 @@ def create_app(settings: UiSettings) -> Starlette:
         if not question:
             return JSONResponse({"error": "the question is empty"}, status_code=400)
         run_id = _start_research(settings, store, live, question, limits, str(body.get("width") or "auto"),
-                                 str(body.get("depth") or "auto"))
+                                 str(body.get("depth") or "auto"), {"plan": True} if body.get("approve_plan") else None)
         return JSONResponse({"id": run_id}, status_code=201)
 
     @contextlib.asynccontextmanager
@@ -241,6 +261,7 @@ def create_app(settings: UiSettings) -> Starlette:
         Route("/api/runs", list_runs), Route("/api/runs", start, methods=["POST"]),
         Route("/api/runs/{run_id}", run_detail), Route("/api/runs/{run_id}/events", events),
         Route("/api/runs/{run_id}/citations/{n:int}", citation), Route("/api/runs/{run_id}/export", export),
+        Route("/api/runs/{run_id}/answer", answer, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     if settings.token:
@@ -248,8 +269,49 @@ def create_app(settings: UiSettings) -> Starlette:
     return app
 
 
+async def _json_body(request: Request) -> dict[str, Any] | Any:
+    """The request's JSON object, or the error response (a JSON content type is required, so a
+    page on another site cannot post here without a CORS preflight)."""
+    from starlette.responses import JSONResponse
+
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return JSONResponse({"error": "send JSON (Content-Type: application/json)"}, status_code=415)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
+    return body
+
+
+def _pending(store: RunStore, run_id: str) -> list[dict[str, Any]]:
+    """The approval gates ``run_id`` waits at, each with its description (empty when not waiting)."""
+    from agentloom import approvals
+
+    return [{"id": r.id, "gate": r.gate, "node": r.node, "data": dict(r.data), "plan": r.plan, "describe": r.describe()}
+            for r in approvals.get(run_id, store=store).requests]
+
+
+def _answer(store: RunStore, live: LiveRuns, run_id: str, approve: bool, reason: str | None, plan: dict[str, Any] | None) -> None:
+    """Answer a waiting run and run it on in this process, streaming its events like a new run."""
+    from agentloom import approvals
+    from agentloom.graph.approval import check_plan_edit
+
+    if plan is not None:
+        for request in approvals.get(run_id, store=store).requests:
+            if request.gate == "plan":
+                check_plan_edit(dict(request.data), plan)  # a bad edit is refused before anything runs
+    handle = approvals.get(run_id, store=store)
+
+    def body(listener: Any) -> Any:
+        return handle.resume(approve, reason=reason, plan=plan, listeners=[listener], by="loom ui")
+
+    live.start(LiveRun(run_id=run_id, question="", limits={}), body)
+
+
 def _start_research(settings: UiSettings, store: _Store, live: LiveRuns, question: str, limits: dict[str, float],
-                    width: str, depth: str) -> str:
+                    width: str, depth: str, approve: dict[str, Any] | None = None) -> str:
     from agentloom.budget import Budget
     from agentloom.research.run import research
     from agentloom.runstore import new_run_id
@@ -261,7 +323,7 @@ def _start_research(settings: UiSettings, store: _Store, live: LiveRuns, questio
 
     def body(listener: Any) -> Any:
         return research(question, corpus=settings.corpus or None, model=settings.model, width=width, depth=depth,
-                        budget=budget, run_id=run_id, store=opened, listeners=[listener])
+                        budget=budget, run_id=run_id, store=opened, listeners=[listener], approve=approve)
 
     live.start(run, body)
     return run_id
