@@ -21,7 +21,7 @@ def ui(port: int, host: str, token: str | None, home: str | None, model: str | N
     by polling the run store (stored events only, as they are flushed)."""
     from agentloom._paths import loom_home, set_home
     from agentloom.errors import ConfigError
-    from agentloom.web._security import check_host
+    from agentloom.web import check_host
 
     if home is not None:
         set_home(home)

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 from agentloom._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from agentloom.web._security import check_host
     from agentloom.web.app import UiSettings, create_app
 
-__all__ = ["UiSettings", "create_app"]
+__all__ = ["UiSettings", "check_host", "create_app"]
 
-_LAZY = {"UiSettings": "agentloom.web.app", "create_app": "agentloom.web.app"}
+_LAZY = {"UiSettings": "agentloom.web.app", "check_host": "agentloom.web._security", "create_app": "agentloom.web.app"}
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
