@@ -120,6 +120,9 @@ class RunHandle:
         decision: dict[str, Any] = {"approve": bool(approve), "reason": reason, "by": by}
         if plan is not None:
             decision["plan"] = dict(plan)
+        keys = [p["key"] for p in approval.get("pending") or [] if p.get("gate") == "tool" and p.get("key")]
+        if keys:
+            decision["calls"] = keys  # an approval runs only the tool calls the person saw
         result = await resume_waiting(recipe, record.id, decision, model=model, budget=budget, store=self._store,
                                       listeners=listeners)
         if recipe.get("entry") == "research":

@@ -52,6 +52,8 @@ def test_plan_gate_survives_a_restart_and_finishes_on_approve(loom_home: Path) -
     assert len(events) == 1 and events[0]["data"]["gate"] == "plan"
     assert record.usage.get("llm_calls", 0) >= 1  # the planner ran; no branch did yet
 
+    shown = loom(["runs", "show", run_id], loom_home)
+    assert "waiting for approval" in shown.stdout and "plan gate at 'plan'" in shown.stdout
     listed = loom(["runs", "waiting", "--json"], loom_home)
     assert json.loads(listed.stdout)[0]["run_id"] == run_id
 
@@ -67,6 +69,8 @@ def test_plan_gate_survives_a_restart_and_finishes_on_approve(loom_home: Path) -
     assert done.meta["actual"]["llm_calls"] > record.usage["llm_calls"]
     assert report is not None and "[1]" in report and "projected" in report
 
+    shown = loom(["runs", "show", run_id], loom_home)
+    assert "approvals" in shown.stdout and "projected" in shown.stdout and "actual spend" in shown.stdout
     again = loom(["runs", "approve", run_id], loom_home)
     assert again.returncode == 2 and "not waiting for approval" in again.stderr and "Traceback" not in again.stderr
 
@@ -162,6 +166,7 @@ nodes:
         ("approve:\n  plan: maybe\n", 2, "plan"),
         ("approve:\n  tools: http_fetch\n", 2, "tools"),
         ("approve: [plan, later]\n", 1, "approve"),
+        ("approve:\n  tools: [htp_fetch]\n", 2, "approve.tools names 'htp_fetch'"),
     ],
 )
 def test_bad_approve_block_is_one_line_with_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -193,3 +198,29 @@ def test_parse_approve_flags() -> None:
         "plan": True, "spend_over": 0.5, "tools": ["http_fetch", "web_search"]}
     assert approvals.parse_approve_flags(["spend_over=20000tokens"]) == {"spend_over": "20000 tokens"}
     assert approvals.parse_approve_flags([]) is None
+
+
+async def test_tools_gate_waits_before_the_call_and_runs_it_on_approve() -> None:
+    result = await research(QUESTION, approve={"tools": ["corpus_search"]})
+    assert result.stop_reason == "waiting"
+    run = approvals.get(result.run_id)
+    [request] = run.requests
+    assert request.gate == "tool" and request.data["tool"] == "corpus_search" and request.data["args"]["query"]
+    with RunStore() as store:  # the gated call has not run
+        assert not [e for e in store.events(result.run_id, "tool_call") if e["name"] == "corpus_search"]
+    finished = await run.resume(approve=True)
+    assert finished.stop_reason == "done"
+    assert [a["gate"] for a in finished.meta["approvals"]] == ["tool"]
+    assert "[1]" in str(finished.output)
+
+
+async def test_tools_gate_denied_ends_the_run_with_what_it_found() -> None:
+    result = await research(QUESTION, approve={"tools": ["corpus"]})  # a built-in group gates its tools
+    run = approvals.get(result.run_id)
+    assert [r.data["tool"] for r in run.requests] == ["corpus_search"]
+    denied = await run.resume(approve=False, reason="no lookups today")
+    assert denied.stop_reason == "denied" and denied.partial
+    assert run.status == "denied"
+    assert "Partial report" in str(denied.output) and "no lookups today" in str(denied.output)
+    with RunStore() as store:
+        assert not [e for e in store.events(result.run_id, "tool_call") if e["name"] == "corpus_search"]

@@ -187,6 +187,20 @@ def _placements(events: list[dict[str, Any]]) -> list[str]:
                          f"{count(len(s['nodes']), 'node')}" for name, s in sorted(by.items())]
 
 
+def _approval_lines(record: RunRecord) -> list[str]:
+    """What a waiting run waits for, or the gates a run passed (projected beside actual)."""
+    from agentloom.approvals import approvals_section, describe_request
+
+    meta = record.meta or {}
+    if record.status == "waiting":
+        pending = (meta.get("approval") or {}).get("pending") or []
+        lines = ["waiting for approval (loom runs approve / deny " + record.id + ")"]
+        return lines + ["  " + describe_request(p).replace("\n", "\n  ") for p in pending]
+    if meta.get("approvals"):
+        return ["approvals"] + ["  " + line for line in approvals_section(meta).splitlines()[2:] if line]
+    return []
+
+
 @runs.command("show")
 @click.argument("run_id")
 @click.option("--timeline", is_flag=True, help="Also draw a text Gantt of branches and calls with the critical path.")
@@ -231,6 +245,7 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
         if key in record.meta:
             out.append(f"  {key} {record.meta[key]}")
     out += _placements(events)
+    out += _approval_lines(record)
     out.append(f"events ({len(events)})")
     out.append("  " + ("   ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"))
     if decisions:

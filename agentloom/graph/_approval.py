@@ -11,15 +11,17 @@ fan-outs are empty, writers write extractively from what was found, other nodes 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from agentloom import tracing
 from agentloom.budget import Budget
-from agentloom.errors import ConfigError
+from agentloom.errors import ApprovalDenied, ConfigError
 from agentloom.graph._spec_approve import ApproveSpec
 
-__all__ = ["FLAGS", "denied", "plan_gate", "project", "run_denied", "spend_gate", "edited_plan"]
+__all__ = ["FLAGS", "call_key", "collect", "denied", "edited_plan", "plan_gate", "project", "run_denied", "spend_gate", "tool_gate"]
 
 FLAGS = "loom_flags"
 #: Width planners: their output has ``branches`` that a map fans out over.
@@ -193,6 +195,60 @@ def spend_gate(spec: ApproveSpec | None, state: Mapping[str, Any], where: str, m
     if not decision.get("approve"):
         return {"denied": [record], "approvals": [record]}
     return {"spend_approved": True, "approvals": [record]}
+
+
+_approved: ContextVar[list[dict[str, Any]] | None] = ContextVar("agentloom_tool_approvals", default=None)
+
+
+@contextmanager
+def collect() -> Iterator[list[dict[str, Any]]]:
+    """The tool calls approved while the body runs (a node keeps them in the run flags)."""
+    found: list[dict[str, Any]] = []
+    token = _approved.set(found)
+    try:
+        yield found
+    finally:
+        _approved.reset(token)
+
+
+def call_key(tool: str, args: Any) -> str:
+    """A tool call's identity, so an approval applies to the very call a person saw."""
+    import json
+
+    return json.dumps([tool, args], sort_keys=True, default=str)
+
+
+def tool_gate(spec: ApproveSpec | None) -> Any:
+    """The check ``ToolExecutor`` makes before each call: a call of a gated tool waits for a
+    person; approved, it runs (only if it is the call they saw); denied, it raises
+    ``ApprovalDenied`` and the run ends with what it found. None when no tool is gated."""
+    if spec is None or not spec.tools:
+        return None
+    from agentloom.graph._spec_types import TOOL_GROUPS
+
+    names = {t for name in spec.tools for t in TOOL_GROUPS.get(name, (name,))}
+
+    def check(tool: str, args: dict[str, Any]) -> None:
+        if tool not in names:
+            return
+        from langgraph.types import interrupt
+
+        ctx = tracing.current()
+        where = (ctx.team if ctx is not None else None) or tool
+        decision = _decision(interrupt({"gate": "tool", "node": where, "tool": tool, "args": args, "key": call_key(tool, args)}))
+        record = _record("tool", where, decision, tool=tool)
+        calls = decision.get("calls")
+        if decision.get("approve") and (calls is None or call_key(tool, args) in calls):
+            tracing.emit("approved", tool, data={"gate": "tool", "args": args})
+            kept = _approved.get()
+            if kept is not None:
+                kept.append(record)
+            return
+        if decision.get("approve"):
+            record.update(approved=False, reason="the call differs from the one approved (its branch ran again)")
+        raise ApprovalDenied(f"a person denied the call to {tool}: {record.get('reason') or 'no reason given'}", record)
+
+    return check
 
 
 async def run_denied(node: Any, name: str, scope: Mapping[str, Any], res: Any) -> tuple[Any, bool]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar
 from agentloom import executors, tracing
 from agentloom.errors import (
     AgentloomError,
+    ApprovalDenied,
     BranchesFailed,
     BudgetExceeded,
     ConfigError,
@@ -156,12 +157,18 @@ class _Builder:
             if res.memory is not None and span_ctx.memory is None:
                 span_ctx.memory = res.memory
             try:
-                output, limited = await execute(
-                    node, name, scope, res, team=team, config=self._configurable(config), partial=partial, remote=branch
-                )
+                with _approval.collect() as approved:
+                    output, limited = await execute(
+                        node, name, scope, res, team=team, config=self._configurable(config), partial=partial, remote=branch
+                    )
+                if approved:
+                    flags["approvals"] = approved
             except BudgetExceeded as exc:
                 output, limited = None, True
                 flags["budget_reason"] = [f"{name}: {exc.one_line()}"]
+            except ApprovalDenied as exc:  # a person refused a tool call: the run ends with what it found
+                output, limited = None, False
+                flags.update(denied=[exc.record], approvals=[exc.record])
         if limited:
             flags["budget_exhausted"] = True
             flags["stopped_at"] = [name]

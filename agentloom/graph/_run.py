@@ -183,7 +183,11 @@ async def _execute(run: _Run, saver: Any, config: Any) -> Result:
             value = await approval_resume(app, config, run.decision, scope.budget, run.store, run.thread_id)
         elif run.resume and not run.afresh:
             start_at = await _budget_restart(app, config)
-        final = await _invoke(app, value, start_at or config, durability, run.thread_id)
+        from agentloom.graph._approval import tool_gate
+        from agentloom.tools.gate import use_gate
+
+        with use_gate(tool_gate(spec.approve)):
+            final = await _invoke(app, value, start_at or config, durability, run.thread_id)
         if final.get("__interrupt__"):
             result = await waiting_result(run, scope, final, app, config)
             scope.status = "waiting"

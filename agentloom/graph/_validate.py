@@ -182,6 +182,7 @@ class _Checker:
         tool_names = self._tools()
         for name, node in self.nodes.items():
             self._node(node, ("nodes", name), tool_names, body_of=None)
+        self._approve_tools(tool_names)
         self._outputs()
         self._templates()
         self._edges()
@@ -210,6 +211,19 @@ class _Checker:
                 self.refs[value] = import_ref(value, self.base_dir)
             except RefImportError as exc:
                 self.add(Problem("IMPORT", f"{dotted(path)}: {exc}", path))
+
+    def _approve_tools(self, tool_names: set[str]) -> None:
+        """``approve: {tools: [...]}`` names tools this graph has (MCP servers list theirs at run time)."""
+        approve = self.data.get("approve")
+        entries = _as_dict(self.data.get("tools")).values()
+        if not isinstance(approve, dict) or any(isinstance(e, dict) and "mcp" in e for e in entries):
+            return
+        for i, name in enumerate(_as_list(approve.get("tools"))):
+            if isinstance(name, str) and name not in tool_names and name not in TOOL_GROUPS:
+                declared = ", ".join(sorted(tool_names)) or "none"
+                self.add(Problem("UNKNOWN_TOOL", f"approve.tools names '{name}', which no tool of this graph provides"
+                                 f"{suggest(name, tool_names)} (declared: {declared}); fix the name or declare it under tools:",
+                                 ("approve", "tools", i)))
 
     def _tools(self) -> set[str]:
         names: set[str] = set()
