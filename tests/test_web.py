@@ -52,6 +52,9 @@ def test_runs_list_filters_and_finished_run_detail(loom_home: Path, finished: st
         assert [r["id"] for r in rows] == [finished]
         row = rows[0]
         assert row["question"] == QUESTION and row["status"] == "ok" and row["tokens"] > 0 and row["wall_s"] > 0
+        assert row["model"] == "offline"
+        assert client.get("/api/runs", params={"model": "offl"}).json()[0]["id"] == finished
+        assert client.get("/api/runs", params={"model": "gpt"}).json() == []
         assert client.get("/api/runs", params={"status": "error"}).json() == []
         assert client.get("/api/runs", params={"q": "marrowick"}).json()[0]["id"] == finished
         assert client.get("/api/runs", params={"q": "no such words"}).json() == []

@@ -72,10 +72,9 @@ def _question(record: RunRecord) -> str:
 def _model(store: RunStore, record: RunRecord) -> str:
     if record.meta.get("model"):
         return str(record.meta["model"])
-    for event in store.events(record.id, kind="model_call"):
-        model = (event.get("data") or {}).get("model")
-        if model:
-            return str(model)
+    for event in store.events(record.id, kind="model_call"):  # a model call is named after its model
+        if event.get("name"):
+            return str(event["name"])
     return ""
 
 
