@@ -129,9 +129,9 @@ class RunHandle:
             from agentloom.research.run import as_report, mark_research
 
             if result.stop_reason == "waiting":
-                mark_research(result.run_id, self._store)
+                mark_research(result.run_id, self._store, recipe.get("corpus"))
             else:
-                result = as_report(result, self._store)
+                result = as_report(result, self._store, recipe.get("corpus"))
         return result
 
     def resume_sync(self, approve: bool = True, **kwargs: Any) -> Result:

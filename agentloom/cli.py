@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("agentloom._cli.graph:schema", "Write the JSON Schema of graph YAML files."),
     "memory": ("agentloom._cli.memory:memory", "Memory bank: stats, audit, train, export, clear."),
     "mcp": ("agentloom._cli.mcp:mcp", "Serve research and ask as MCP tools (loom mcp serve)."),
+    "ui": ("agentloom._cli.ui:ui", "A local web view of runs: live progress, timelines, cited reports."),
     "eval": ("agentloom._cli.eval:eval_cmd", "Score answer recall and citation precision on a question set."),
 }
 

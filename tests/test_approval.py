@@ -206,8 +206,10 @@ async def test_tools_gate_waits_before_the_call_and_runs_it_on_approve() -> None
     run = approvals.get(result.run_id)
     [request] = run.requests
     assert request.gate == "tool" and request.data["tool"] == "corpus_search" and request.data["args"]["query"]
-    with RunStore() as store:  # the gated call has not run
+    with RunStore() as store:  # the gated call has not run; the paused spans say waiting, not error
         assert not [e for e in store.events(result.run_id, "tool_call") if e["name"] == "corpus_search"]
+        assert not [e for e in store.events(result.run_id) if e["status"] == "error"]
+        assert [e for e in store.events(result.run_id, "node") if e["status"] == "waiting"]
     finished = await run.resume(approve=True)
     assert finished.stop_reason == "done"
     assert [a["gate"] for a in finished.meta["approvals"]] == ["tool"]

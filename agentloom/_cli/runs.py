@@ -16,7 +16,18 @@ if TYPE_CHECKING:
 
 __all__ = ["runs"]
 
-_MEMORY_STATUSES = ("cached", "coalesced")
+
+
+def _usage(record: RunRecord, events: list[dict[str, Any]]) -> dict[str, Any]:
+    from agentloom.research.run_page import usage_of
+
+    return usage_of(record, events)
+
+
+def _timeline_of(store: RunStore, record: RunRecord, events: list[dict[str, Any]] | None = None) -> Any:
+    from agentloom.research.run_page import timeline_of
+
+    return timeline_of(store, record, events)
 
 
 def _store_path() -> Path:
@@ -99,26 +110,6 @@ def _usd(value: Any) -> str:
         return str(value)
 
 
-def _usage(record: RunRecord, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run's recorded usage, completed from its events where the record is silent."""
-    usage = dict(record.usage or {})
-    models = [e for e in events if e.get("kind") == "model_call" and e.get("status") == "ok"]
-    tools = [e for e in events if e.get("kind") == "tool_call"]
-    derived: dict[str, Any] = {
-        "input_tokens": sum(int(e["data"].get("input_tokens") or 0) for e in models),
-        "output_tokens": sum(int(e["data"].get("output_tokens") or 0) for e in models),
-        "llm_calls": sum(1 for e in events if e.get("kind") == "model_call"),
-        "tool_calls": sum(1 for e in tools if e.get("status") not in _MEMORY_STATUSES),
-        "memory_hits": sum(1 for e in tools if e.get("status") in _MEMORY_STATUSES),
-    }
-    prices = [e["data"].get("usd") for e in models]
-    derived["usd"] = None if any(p is None for p in prices) else round(sum(float(p) for p in prices), 8)
-    for key, value in derived.items():
-        usage.setdefault(key, value)
-    usage.setdefault("tokens", int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0))
-    return usage
-
-
 def _decisions(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for e in events:
@@ -150,35 +141,6 @@ def _output_text(output: Any) -> str:
             if isinstance(output.get(key), str) and output[key].strip():
                 return str(output[key])
     return json.dumps(output, indent=2, ensure_ascii=False, default=str)
-
-
-def _report_markdown(store: RunStore, record: RunRecord) -> str | None:
-    """The run's report: a report artifact, else the output's report/markdown field, else a text output."""
-    for name in ("report.md", "report", "report_markdown"):
-        content = store.artifact(record.id, name)
-        if content:
-            return content
-    for artifact in store.artifacts(record.id):
-        if artifact.get("mime") == "text/markdown" and artifact.get("content"):
-            return str(artifact["content"])
-    output = record.output
-    if isinstance(output, str):
-        return output
-    if isinstance(output, dict):
-        for key in ("report", "report_markdown", "markdown", "answer", "output", "text"):
-            value = output.get(key)
-            if isinstance(value, str) and value.strip():
-                return value
-    return None
-
-
-def _timeline_of(store: RunStore, record: RunRecord, events: list[dict[str, Any]] | None = None) -> Any:
-    from agentloom.research.timeline import build_timeline
-
-    events = store.events(record.id) if events is None else events
-    wall = (record.usage or {}).get("wall_s")
-    return build_timeline(events, run_id=record.id, start=record.created or None, end=record.finished,
-                          total=float(wall) if isinstance(wall, (int, float)) else None)
 
 
 def _width() -> int:
@@ -368,20 +330,9 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
 def export(run_id: str, as_html: bool, out: str | None) -> None:
     """Export one run as one self-contained HTML file: its timeline chart and report."""
     store, record = _get_run(run_id)
-    from agentloom.research.html_export import render_html
+    from agentloom.research.run_page import export_page
 
-    usage = _usage(record, store.events(record.id))
-    facts = {
-        "run": record.id,
-        "kind": record.kind + (f" ({record.name})" if record.name else ""),
-        "status": record.status,
-        "created": _when(record.created),
-        "usage": f"{_usd(usage.get('usd'))}, {usage.get('tokens', 0)} tokens, {usage.get('llm_calls', 0)} llm calls, "
-        f"{usage.get('tool_calls', 0)} tool calls, {usage.get('memory_hits', 0)} memory hits",
-    }
-    if record.input is not None:
-        facts["input"] = _short(record.input, 300)
-    page = render_html(_timeline_of(store, record), _report_markdown(store, record), facts=facts)
+    page = export_page(store, record)
     if out == "-":
         click.echo(page, nl=False)
         return

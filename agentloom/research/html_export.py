@@ -14,7 +14,7 @@ from agentloom.research._timeline_draw import FAILED_STATUSES, MEMORY_STATUSES, 
 if TYPE_CHECKING:
     from agentloom.research.timeline import Timeline
 
-__all__ = ["render_html"]
+__all__ = ["render_chart", "render_html", "report_html"]
 
 _CSS = """
 :root { --fg:#1d2327; --muted:#5f6b73; --bg:#ffffff; --line:#e3e7ea; --span:#b9c3cc; --call:#4c8bd6;
@@ -113,6 +113,16 @@ def _linked(report: str) -> str:
         return f'<a class="cite" href="#ref-{n}">[{n}]</a>' if n in numbers else match.group(0)
 
     return re.sub(r"\[(\d+)\]", marker, head) + found + refs
+
+
+def render_chart(timeline: Timeline, max_rows: int | None = 1500) -> str:
+    """The timeline's SVG chart (critical path in orange), for pages that embed it (``loom ui``)."""
+    return _svg_chart(timeline, max_rows)
+
+
+def report_html(report_markdown: str) -> str:
+    """A report's Markdown as HTML, as the exported page renders it."""
+    return markdown_to_html(report_markdown)
 
 
 def render_html(

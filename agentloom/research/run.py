@@ -4,6 +4,7 @@ the caller's corpus, model, width/depth, budget and memory scope."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,19 +106,19 @@ async def research(
     result = await graph.run(inputs, budget=budget, run_id=run_id, model=model, resume=resume, store=store, listeners=listeners,
                              approve=approve)
     if result.stop_reason == "waiting":
-        mark_research(result.run_id, store)
+        mark_research(result.run_id, store, paths)
         return result
-    return as_report(result, store)
+    return as_report(result, store, paths)
 
 
-def mark_research(run_id: str, store: RunStore | None) -> None:
-    """Note on a waiting run that it is a research run, so resuming it writes the report."""
+def mark_research(run_id: str, store: RunStore | None, corpus: list[str] | None = None) -> None:
+    """Note on a waiting run that it is a research run over ``corpus``, so resuming it writes the report."""
     own = store is None
     target = store or RunStore()
     try:
         record = target.get_run(run_id)
         approval = dict(record.meta.get("approval") or {})
-        approval["recipe"] = {**dict(approval.get("recipe") or {}), "entry": "research"}
+        approval["recipe"] = {**dict(approval.get("recipe") or {}), "entry": "research", **({"corpus": corpus} if corpus else {})}
         target.finish_run(run_id, "waiting", meta={"approval": approval})
     finally:
         if own:
@@ -134,9 +135,10 @@ def stream(question: str | None, *, maxsize: int = 10_000, **kwargs: Any) -> Eve
 research.stream = stream  # type: ignore[attr-defined]
 
 
-def as_report(result: Result, store: RunStore | None) -> Result:
+def as_report(result: Result, store: RunStore | None, corpus: list[str] | None = None) -> Result:
     """Turn the graph's ``{report, answer}`` output into the report Markdown, keep the short
-    answer in ``meta``, and store the report as the run's ``report.md`` artifact. A run that
+    answer in ``meta``, and store the report as the run's ``report.md`` artifact (with its numbered
+    citations and their corpus folders as ``citations.json``). A run that
     passed approval gates gets a section with the projected cost beside the actual one."""
     from agentloom.approvals import approvals_section
 
@@ -150,10 +152,20 @@ def as_report(result: Result, store: RunStore | None) -> Result:
         target = store or RunStore()
         try:
             target.put_artifact(result.run_id, "report.md", report, mime="text/markdown")
+            target.put_artifact(result.run_id, "citations.json", json.dumps(citations_record(result, corpus)),
+                                mime="application/json")
         finally:
             if own:
                 target.close()
     return result
+
+
+def citations_record(result: Result, corpus: list[str] | None) -> dict[str, Any]:
+    """The run's numbered citations (``[1]`` is the first) and the corpus folders they are relative to."""
+    from agentloom._paths import default_corpus
+
+    roots = list(corpus or []) or [str(default_corpus().resolve())]
+    return {"corpus": roots, "citations": [{"n": n, **c.to_dict()} for n, c in enumerate(result.citations, start=1)]}
 
 
 def research_sync(question: str | None, **kwargs: Any) -> Result:
