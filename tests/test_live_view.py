@@ -77,3 +77,13 @@ def test_status_is_coloured_on_a_terminal() -> None:
         display(event)
     text = frame(display, 100, color=True)
     assert "\x1b[32mok" in text and "\x1b[33mrunning" in text
+
+
+def test_plain_lines_stay_silent_when_the_run_never_started() -> None:
+    stream = io.StringIO()
+    try:
+        with RunDisplay("loom run: g", None, mode="plain", stream=stream):
+            raise LookupError("no such run")
+    except LookupError:
+        pass
+    assert stream.getvalue() == ""

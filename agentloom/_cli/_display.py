@@ -66,6 +66,7 @@ class RunDisplay:
         self.stage_seen: list[str] = []  # stages started, in order
         self.width = width
         self._finished = False
+        self._logged = False
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> RunDisplay:
@@ -77,8 +78,6 @@ class RunDisplay:
             # get_renderable: every refresh redraws, so running times and spinners tick between events
             self._live = Live(console=console, refresh_per_second=8, transient=False, get_renderable=self._render)
             self._live.start()
-        elif self.mode == "plain":
-            self._log(f"start: {self.title}")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -86,10 +85,13 @@ class RunDisplay:
         if self._live is not None:
             self._live.stop()  # one last frame, drawn once (also after Ctrl-C)
             self._live = None
-        elif self.mode == "plain":
+        elif self.mode == "plain" and self._logged and not exc[0]:
             self._log(f"done in {time.monotonic() - self.started:.2f}s; memory hits {self.memory_hits}")
 
     def _log(self, line: str) -> None:
+        if not self._logged:  # the start line waits for the run's first event: an input error prints only itself
+            self._logged = True
+            self._log(f"start: {self.title}")
         self.stream.write(f"[{time.monotonic() - self.started:7.2f}s] {redact_text(line)}\n")
         self.stream.flush()
 
