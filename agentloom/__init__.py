@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from agentloom.graph.builder import Graph
     from agentloom.graph.loader import load_graph
     from agentloom.memory.bank import MemoryBank
+    from agentloom.rate_limits import RateLimit
     from agentloom.research.run import research
     from agentloom.result import Result
-    from agentloom.tools.base import tool
+    from agentloom.tools.base import CachePolicy, tool
 
 __version__ = "0.1.0"
 
@@ -34,8 +35,10 @@ __all__ = [
     "AgentloomError",
     "Budget",
     "BudgetExceeded",
+    "CachePolicy",
     "Graph",
     "MemoryBank",
+    "RateLimit",
     "Result",
     "__version__",
     "load_graph",
@@ -48,6 +51,8 @@ _LAZY = {
     "Graph": "agentloom.graph.builder",
     "load_graph": "agentloom.graph.loader",
     "MemoryBank": "agentloom.memory.bank",
+    "CachePolicy": "agentloom.tools.base",
+    "RateLimit": "agentloom.rate_limits",
     "research": "agentloom.research.run",
     "Result": "agentloom.result",
     "tool": "agentloom.tools.base",

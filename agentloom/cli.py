@@ -2,7 +2,8 @@
 when invoked, so ``loom --help`` never loads litellm, langgraph or the openai SDK.
 
 Exit codes: 0 ok, 1 run failed, 2 usage or input error, 3 budget exhausted (partial output
-still written), 130 interrupted (the run is recorded and can be resumed).
+still written), 4 waiting for approval (``loom runs approve``/``deny``), 130 interrupted (the run
+is recorded and can be resumed).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "draw": ("agentloom._cli.graph:draw", "Print a graph as Mermaid text."),
     "schema": ("agentloom._cli.graph:schema", "Write the JSON Schema of graph YAML files."),
     "memory": ("agentloom._cli.memory:memory", "Memory bank: stats, audit, train, export, clear."),
+    "mcp": ("agentloom._cli.mcp:mcp", "Serve research and ask as MCP tools (loom mcp serve)."),
+    "ui": ("agentloom._cli.ui:ui", "A local web view of runs: live progress, timelines, cited reports."),
     "eval": ("agentloom._cli.eval:eval_cmd", "Score answer recall and citation precision on a question set."),
 }
 
@@ -60,19 +63,23 @@ def _version() -> str:
     return __version__
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", prog_name="loom")
 @click.option("--home", type=click.Path(file_okay=False), default=None, help="Where runs and indexes live (default: ./.loom or $AGENTLOOM_HOME).")
 @click.option("--database-url", default=None, metavar="URL",
               help="Where runs and checkpoints live: a postgresql:// URL shares them across machines (default: SQLite files; $AGENTLOOM_DATABASE_URL).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
               help="Where map branches and remote=True tools run: local (default) or ray ($AGENTLOOM_EXECUTOR; RAY_ADDRESS names a cluster).")
-def cli(home: str | None, database_url: str | None, executor: str | None) -> None:
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, database_url: str | None, executor: str | None) -> None:
     """agentloom: agents that scale reasoning wide and deep under a budget.
 
     Exit codes: 0 ok, 1 run failed, 2 usage or input error, 3 budget exhausted
-    (partial output still written), 130 interrupted (resumable).
+    (partial output still written), 4 waiting for approval, 130 interrupted (resumable).
     """
+    if ctx.invoked_subcommand is None:  # bare `loom`: the help, not a usage error
+        click.echo(ctx.get_help())
+        ctx.exit(EXIT_OK)
     if home is not None:
         from agentloom._paths import set_home
 

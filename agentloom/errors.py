@@ -25,6 +25,7 @@
     ├── BranchesFailed                  every branch of a map failed (one failure keeps the rest)
     ├── ExecutorError                   a remote task could not finish (worker lost past its retries)
     ├── VerifierError                   a verifier/crossover node could not run (e.g. no candidates)
+    ├── ApprovalDenied                  a person denied an approval gate (the run ends with what it found)
     └── RunInterrupted                  Ctrl-C / cancellation; the run is resumable (exit 130)
 """
 
@@ -34,6 +35,7 @@ from typing import Any
 
 __all__ = [
     "AgentloomError",
+    "ApprovalDenied",
     "BranchesFailed",
     "BudgetExceeded",
     "ConfigError",
@@ -200,3 +202,12 @@ class RunInterrupted(AgentloomError):
     """The run was cancelled (Ctrl-C); what was recorded stays and the run can be resumed."""
 
     exit_code = 130
+
+
+class ApprovalDenied(AgentloomError):
+    """A person denied an approval gate (a tool call); the graph stops the node and ends the run
+    with what it found. ``record`` is the answered gate as the run keeps it."""
+
+    def __init__(self, message: str, record: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.record = dict(record or {})

@@ -137,6 +137,8 @@ def span(kind: str, name: str, *, team: str | None = None, **data: Any) -> Itera
 
         if isinstance(exc, asyncio.CancelledError):
             status = "cancelled"
+        if any(c.__name__ == "GraphBubbleUp" for c in type(exc).__mro__):  # LangGraph interrupt(): paused, not failed
+            status, error = "waiting", None
         raise
     finally:
         _current.reset(token)

@@ -151,6 +151,7 @@ async def _chat_rows(sizes: tuple[int, ...], repeats: int) -> list[dict[str, Any
 
         send = _send_graph(call, concurrency=CHAT_CONCURRENCY)
         model = OpenAIModel("fake-model", base_url=server.base_url, api_key="k", max_retries=0)
+        model.tool_mode = "native"  # the responder answers OpenAI tool calls (auto would pick json for a local server)
         store = RunStore()
         agent = Agent(model, [], name="fan", threads=CHAT_CONCURRENCY, max_spawn_tasks=max(sizes))
 

@@ -206,8 +206,10 @@ def test_export_defaults_and_stdout(capsys: pytest.CaptureFixture[str], runs_hom
     assert code == 0 and (tmp_path / f"loom-run-{rid}.html").exists()
     code, out, _ = run_cli(capsys, "runs", "export", first, "--html", "--out", "-")
     assert code == 0 and out.startswith("<!doctype html>") and "This run recorded no report." in out
-    code, out, err = run_cli(capsys, "runs", "export", rid)
-    assert code == 2 and "--html" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code, out, err = run_cli(capsys, "runs", "export", rid)  # HTML is the only format: --html is optional
+    assert code == 0 and (tmp_path / "elsewhere" / f"loom-run-{rid}.html").exists()
 
 
 def test_home_flag_points_at_another_store(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

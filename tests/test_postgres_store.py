@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,47 @@ def test_a_graphs_database_key_selects_postgres_unless_the_process_chose(pg_url:
     refused = subprocess.run([sys.executable, "-m", "agentloom.cli", "run", str(spec), "--model", "offline", "-q"],
                              capture_output=True, text=True, env=env_first, cwd=tmp_path, timeout=120)
     assert refused.returncode == 2 and "cannot connect to Postgres" in refused.stderr  # the env var won
+
+
+@pytest.mark.postgres
+def test_processes_opening_a_fresh_database_at_once_all_start(pg_url: str) -> None:
+    """Concurrent CREATE TABLE IF NOT EXISTS collides in Postgres's catalog; DDL is serialized."""
+    code = "from agentloom.runstore import RunStore; RunStore().create_run('x')"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    codes = [p.wait(timeout=120) for p in procs]
+    assert codes == [0] * 6, [p.stderr.read()[-300:] for p in procs if p.stderr and p.returncode]
+
+
+@pytest.mark.postgres
+def test_a_transaction_chosen_as_a_deadlock_victim_is_run_again(pg_url: str, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    import psycopg
+
+    from agentloom.storage import open_database
+
+    db = open_database(tmp_path / "unused.db", "budgets")  # a kind Postgres holds
+    db.write(lambda c: (c.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, n INTEGER)"),
+                        c.execute("INSERT INTO t VALUES (1, 0), (2, 0)")))
+    attempts: list[int] = []
+
+    def ours(conn: Any) -> None:
+        attempts.append(1)
+        conn.execute("UPDATE t SET n = n + 1 WHERE id = 1")
+        time.sleep(0.2)
+        conn.execute("UPDATE t SET n = n + 1 WHERE id = 2")  # waits for the other side's row 2
+
+    with psycopg.connect(pg_url, autocommit=False) as other:
+        other.execute("SET search_path TO loom_budgets")
+        other.execute("UPDATE t SET n = n + 10 WHERE id = 2")
+        worker = threading.Thread(target=db.write, args=(ours,))
+        worker.start()
+        time.sleep(0.4)
+        other.execute("UPDATE t SET n = n + 10 WHERE id = 1")  # a cycle: Postgres rolls one side back
+        other.commit()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert len(attempts) == 2  # ours was the victim (it waited first) and ran again
+    assert dict(db.read("SELECT id, n FROM t")) == {1: 11, 2: 11}
+    db.close()

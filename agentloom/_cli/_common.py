@@ -15,7 +15,7 @@ import click
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError
 
-__all__ = ["budget_from_flags", "budget_shared_option", "follow_symlinks_option", "model_connection", "model_from_flags", "otel_option",
+__all__ = ["echo_markdown", "help_when_bare", "budget_options", "budget_from_flags", "budget_shared_option", "follow_symlinks_option", "model_connection", "model_from_flags", "otel_option",
            "write_output", "print_json"]
 
 
@@ -30,6 +30,23 @@ def budget_from_flags(
     return Budget(usd=usd, tokens=tokens, seconds=seconds, name=name, shared=shared)
 
 
+def budget_options(default: dict[str, str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--budget-usd``, ``--budget-tokens`` and ``--budget-seconds``, spelled the same on every
+    command; ``default`` says what applies when a flag is left out (shown in --help)."""
+    options = (
+        click.option("--budget-usd", type=float, default=None, metavar="USD", help=f"Hard limit on spend in USD (default: {default['usd']})."),
+        click.option("--budget-tokens", type=int, default=None, metavar="N", help=f"Hard limit on tokens (default: {default['tokens']})."),
+        click.option("--budget-seconds", type=float, default=None, metavar="S", help=f"Hard limit on wall time in seconds (default: {default['seconds']})."),
+    )
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
 def budget_shared_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--budget-shared NAME``: the run's limits are the shared budget NAME's, across processes."""
     return click.option(
@@ -37,6 +54,25 @@ def budget_shared_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         help="Share the budget with every process naming NAME (limits kept in the database: "
              "AGENTLOOM_DATABASE_URL, else the loom home). The first run gives the limits.",
     )(fn)
+
+
+def help_when_bare(ctx: click.Context) -> None:
+    """A group typed with no subcommand prints its help and exits 0 (what a new user expects)."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+
+
+def echo_markdown(text: str) -> None:
+    """Markdown on stdout: rendered (headings, lists, links) on a terminal, the raw text otherwise,
+    so pipes and files get the Markdown itself."""
+    if not sys.stdout.isatty():
+        click.echo(text)
+        return
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    Console().print(Markdown(text))
 
 
 def write_output(path: str | None, text: str) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from agentloom.budget import Budget
-from agentloom.events import Event, MemoryHit, ModelCall, PlanMade, SpanStarted, ToolResult
+from agentloom.events import Event, MemoryHit, ModelCall, PlanMade, SpanStarted, ToolCall, ToolResult
 from agentloom.secrets import redact_text
 
 __all__ = ["RunDisplay"]
@@ -27,12 +27,29 @@ class _Branch:
     model_calls: int = 0
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
+    in_flight: dict[str, str] = field(default_factory=dict)  # call id -> tool name, until its result
+
+    def doing(self) -> str:
+        """What the branch is waiting on now: its open tool calls, else the model (never a finished call)."""
+        if self.status != "running":
+            return ""
+        if self.in_flight:
+            names = list(self.in_flight.values())
+            return names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
+        return "model"
+
+
+#: The research pipeline's stages, in order (``loom run`` passes its graph's nodes instead).
+RESEARCH_STAGES = ("plan", "research", "verify", "merge", "write")
+_STATUS_STYLE = {"running": "yellow", "ok": "green", "done": "green", "error": "bold red", "failed": "bold red",
+                 "cancelled": "dim", "budget_exhausted": "magenta"}
 
 
 class RunDisplay:
     """Render run events. ``mode``: "auto" (live on a TTY, plain otherwise), "live", "plain", "quiet"."""
 
-    def __init__(self, title: str, budget: Budget | None = None, *, mode: str = "auto", stream: IO[str] | None = None) -> None:
+    def __init__(self, title: str, budget: Budget | None = None, *, mode: str = "auto", stream: IO[str] | None = None,
+                 stages: tuple[str, ...] | list[str] = RESEARCH_STAGES, width: int | None = None) -> None:
         self.stream = stream or sys.stderr
         if mode == "auto":
             mode = "live" if self.stream.isatty() else "plain"
@@ -45,6 +62,11 @@ class RunDisplay:
         self._span_keys: dict[str, str] = {}
         self.started = time.monotonic()
         self._live: Any = None
+        self.stages = list(stages)
+        self.stage_seen: list[str] = []  # stages started, in order
+        self.width = width
+        self._finished = False
+        self._logged = False
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> RunDisplay:
@@ -52,22 +74,24 @@ class RunDisplay:
             from rich.console import Console
             from rich.live import Live
 
-            console = Console(file=self.stream)
-            self._live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
-            self._live.__enter__()
-        elif self.mode == "plain":
-            self._log(f"start: {self.title}")
+            console = Console(file=self.stream, width=self.width)
+            # get_renderable: every refresh redraws, so running times and spinners tick between events
+            self._live = Live(console=console, refresh_per_second=8, transient=False, get_renderable=self._render)
+            self._live.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._finished = True
         if self._live is not None:
-            self._live.update(self._render())
-            self._live.__exit__(None, None, None)
+            self._live.stop()  # one last frame, drawn once (also after Ctrl-C)
             self._live = None
-        elif self.mode == "plain":
+        elif self.mode == "plain" and self._logged and not exc[0]:
             self._log(f"done in {time.monotonic() - self.started:.2f}s; memory hits {self.memory_hits}")
 
     def _log(self, line: str) -> None:
+        if not self._logged:  # the start line waits for the run's first event: an input error prints only itself
+            self._logged = True
+            self._log(f"start: {self.title}")
         self.stream.write(f"[{time.monotonic() - self.started:7.2f}s] {redact_text(line)}\n")
         self.stream.flush()
 
@@ -81,13 +105,17 @@ class RunDisplay:
         line: str | None = None
         if isinstance(event, PlanMade):
             detail = data.get("reason") or ""
-            plan = f"{name}: width={data.get('width', '?')} depth={data.get('depth', '?')} {detail}".strip()
+            who = "" if name in ("plan", "budget", "") else f"{name}: "
+            plan = f"{who}width {data.get('width', '?')}, depth {data.get('depth', '?')}" + (f" — {detail}" if detail else "")
             self.plan_lines.append(plan)
             for sub in data.get("sub_tasks") or []:
                 self.plan_lines.append(f"  - {sub}")
-            line = f"plan {plan}"
+            line = f"plan: {plan}"
         elif isinstance(event, SpanStarted) and kind[:-6] in ("branch", "team", "agent", "node", "map"):
             key = team if event.team else name
+            stage = name.split("[", 1)[0]
+            if kind == "node_start" and stage in self.stages and stage not in self.stage_seen:
+                self.stage_seen.append(stage)
             if event.span_id:
                 self._span_keys[event.span_id] = key
             if key not in self.branches or self.branches[key].status != "running":
@@ -101,8 +129,11 @@ class RunDisplay:
                 branch.ended = time.monotonic()
                 branch.current = ""
                 line = f"{key}: {branch.status} in {branch.ended - branch.started:.2f}s"
+        elif isinstance(event, ToolCall):
+            self.branches.setdefault(team, _Branch(team)).in_flight[event.call_id or str(event.span_id)] = name
         elif isinstance(event, ToolResult):
             branch = self.branches.setdefault(team, _Branch(team))
+            branch.in_flight.pop(event.call_id, None)
             branch.tool_calls += 1
             status = event.status
             branch.current = f"{name} ({status})"
@@ -129,38 +160,71 @@ class RunDisplay:
 
     # ----------------------------------------------------------------- live view
     def _render(self) -> Any:
+        """One frame: title, stage line, plan, branches (in-flight calls, ticking times), budget bars."""
         from rich.console import Group
         from rich.panel import Panel
+        from rich.spinner import Spinner
         from rich.table import Table
         from rich.text import Text
 
-        parts: list[Any] = []
+        parts: list[Any] = [self._stage_line()]
         if self.plan_lines:
-            parts.append(Panel(Text("\n".join(self.plan_lines[-12:])), title="plan", expand=True))
-        table = Table(expand=True, show_edge=False)
-        for column in ("branch", "status", "now", "tools", "model calls", "time"):
-            table.add_column(column)
+            parts.append(Text("\n".join(self.plan_lines[-8:]), style="cyan", overflow="ellipsis", no_wrap=True))
+        table = Table(expand=True, show_edge=False, pad_edge=False, box=None, header_style="bold")
+        table.add_column("branch", ratio=2, no_wrap=True, overflow="ellipsis", min_width=10)
+        table.add_column("status", width=9, no_wrap=True)
+        table.add_column("now", ratio=3, no_wrap=True, overflow="ellipsis", min_width=10)
+        table.add_column("tools", width=5, justify="right", no_wrap=True)
+        table.add_column("model", width=5, justify="right", no_wrap=True)
+        table.add_column("time", width=7, justify="right", no_wrap=True)
         now = time.monotonic()
         for branch in list(self.branches.values())[-20:]:
             elapsed = (branch.ended or now) - branch.started
-            table.add_row(branch.name, branch.status, branch.current, str(branch.tool_calls), str(branch.model_calls), f"{elapsed:.1f}s")
+            style = _STATUS_STYLE.get(branch.status, "")
+            doing: Any = Spinner("dots", text=branch.doing(), style="yellow") if branch.status == "running" else Text("")
+            table.add_row(Text(branch.name), Text(branch.status, style=style), doing, str(branch.tool_calls),
+                          str(branch.model_calls), f"{elapsed:.1f}s")
         parts.append(table)
-        parts.append(Text(self._budget_text() + f"   memory hits: {self.memory_hits}"))
-        return Panel(Group(*parts), title=self.title)
+        parts.append(self._bars())
+        return Panel(Group(*parts), title=Text(self.title, overflow="ellipsis", no_wrap=True), title_align="left")
 
-    def _budget_text(self) -> str:
-        if self.budget is None:
-            return f"elapsed {time.monotonic() - self.started:.1f}s"
-        spent = self.budget.spent
-        limits = self.budget.limits
-        pieces = []
-        shown = {"usd": "${:,.4f}", "tokens": "{:,.0f}", "seconds": "{:,.1f}s"}
-        for key, value in (("usd", spent.usd), ("tokens", spent.tokens), ("seconds", self.budget.elapsed())):
-            limit = limits.get(key)
-            text = shown[key].format(value)
-            if limit:
-                filled = min(20, int(20 * value / limit))
-                pieces.append(f"{key} [{'#' * filled}{'.' * (20 - filled)}] {text} of {shown[key].format(limit)}")
+    def _stage_line(self) -> Any:
+        from rich.text import Text
+
+        line = Text(no_wrap=True, overflow="ellipsis")
+        current = self.stage_seen[-1] if self.stage_seen else None
+        for n, stage in enumerate(self.stages):
+            if n:
+                line.append(" → ", style="dim")
+            if stage == current and not self._finished:
+                line.append(stage, style="bold yellow")
+            elif stage in self.stage_seen:
+                line.append(stage + " ✓", style="green")
             else:
-                pieces.append(f"{key} {text}")
-        return "   ".join(pieces)
+                line.append(stage, style="dim")
+        line.append(f"   memory hits {self.memory_hits}", style="dim")
+        return line
+
+    def _bars(self) -> Any:
+        """A bar per budget limit (USD, tokens, time): spent of the limit; a figure alone when unlimited."""
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+
+        grid = Table.grid(expand=True, padding=(0, 1))
+        grid.add_column(width=6, no_wrap=True)
+        grid.add_column(ratio=1)
+        grid.add_column(width=24, justify="right", no_wrap=True)
+        for key, value, limit, fmt in self._budget_rows():
+            bar = ProgressBar(total=limit, completed=min(value, limit), complete_style="green" if value < 0.8 * limit
+                              else "red") if limit else ""
+            grid.add_row(key, bar, fmt.format(value) + (f" of {fmt.format(limit)}" if limit else ""))
+        return grid
+
+    def _budget_rows(self) -> list[tuple[str, float, float | None, str]]:
+        elapsed = self.budget.elapsed() if self.budget is not None else time.monotonic() - self.started
+        if self.budget is None:
+            return [("time", elapsed, None, "{:,.1f}s")]
+        spent, limits = self.budget.spent, self.budget.limits
+        return [("usd", float(spent.usd or 0.0), limits.get("usd"), "${:,.4f}"),
+                ("tokens", float(spent.tokens), limits.get("tokens"), "{:,.0f}"),
+                ("time", elapsed, limits.get("seconds"), "{:,.1f}s")]

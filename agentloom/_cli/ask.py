@@ -6,12 +6,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection, otel_option
+from agentloom._cli._common import (
+    budget_options,
+    budget_shared_option,
+    follow_symlinks_option,
+    model_connection,
+    otel_option,
+)
 
 if TYPE_CHECKING:
     from agentloom._cli._display import RunDisplay
     from agentloom.agents.agent import Agent
     from agentloom.budget import Budget
+    from agentloom.citations import Citation
     from agentloom.result import Result
 
 __all__ = ["ask"]
@@ -21,8 +28,7 @@ __all__ = ["ask"]
 @click.argument("question")
 @click.option("--corpus", "corpus", multiple=True, type=click.Path(), help="Corpus folder (repeatable). Default: the shipped example corpus.")
 @click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
-@click.option("--budget-usd", type=float, default=None, help="Hard limit on spend in USD.")
-@click.option("--budget-tokens", type=int, default=None, help="Hard limit on tokens.")
+@budget_options({"usd": "none", "tokens": "none", "seconds": "none"})
 @click.option("--width", default="descending", show_default=True, help="Tool calls per turn: a number or constant/descending/ascending.")
 @click.option("--max-turns", type=int, default=6, show_default=True, help="Most turns (depth) the agent may take.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the answer to this file.")
@@ -38,6 +44,7 @@ def ask(
     model: str | None,
     budget_usd: float | None,
     budget_tokens: int | None,
+    budget_seconds: float | None,
     width: str,
     max_turns: int,
     out: str | None,
@@ -59,7 +66,7 @@ def ask(
 
     if not question.strip():
         raise ConfigError("the question is empty; ask something, e.g. loom ask \"What powers the tram network?\"")
-    budget = budget_from_flags(budget_usd, budget_tokens, shared=budget_shared)
+    budget = budget_from_flags(budget_usd, budget_tokens, budget_seconds, shared=budget_shared)
     paths = list(corpus) or [str(default_corpus())]
     tools = [*corpus_tools(paths, follow_symlinks=follow_symlinks), calculator]
     agent = Agent(model=model, tools=tools, width=width if not width.isdigit() else int(width), max_turns=max_turns, name="ask")
@@ -71,8 +78,7 @@ def ask(
 
     result = asyncio.run(go())
     text = str(result.output)
-    refs = "\n".join(f"[{c.id}] {c.where()}" for c in result.citations)
-    rendered = text + ("\n\nSources:\n" + refs if refs else "")
+    rendered = _numbered(text, result.citations)
     if result.grounded is False:
         rendered += "\n\nUngrounded: this answer cites nothing the run looked up; do not rely on it."
     write_output(out, rendered)
@@ -89,6 +95,17 @@ def ask(
             )
     if result.budget_limited:
         raise SystemExit(3)
+
+
+def _numbered(text: str, citations: list[Citation]) -> str:
+    """The answer with ``[n]`` markers and a numbered source list, as ``loom research`` writes them."""
+    from agentloom.agents.writer import number_citations
+
+    body, ordered = number_citations(text, {c.id: c for c in citations})
+    listed = {c.id for c in ordered}
+    ordered += [c for c in citations if c.id not in listed]  # cited by the run but not marked in the text
+    refs = "\n".join(f"[{n}] {c.where()}" for n, c in enumerate(ordered, 1))
+    return body + ("\n\nSources:\n" + refs if refs else "")
 
 
 async def _run_with_listener(agent: Agent, question: str, budget: Budget, listener: RunDisplay) -> Result:

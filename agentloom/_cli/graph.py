@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from agentloom._cli._common import budget_shared_option, model_connection, otel_option
-from agentloom.events import Event
+from agentloom._cli._common import budget_options, budget_shared_option, model_connection, otel_option
+from agentloom._cli.approve import approve_option
 
 __all__ = ["run", "validate", "draw", "schema"]
 
@@ -66,6 +66,13 @@ def _output_text(output: Any, path: str | None = None) -> str:
     return as_json
 
 
+def _gates(values: tuple[str, ...]) -> Any:
+    """``--approve`` values as ``approve=`` (None keeps the spec's own gates)."""
+    from agentloom.approvals import parse_approve_flags
+
+    return parse_approve_flags(values)
+
+
 def _preload_langgraph() -> None:
     """Import LangGraph before the budget's clock starts (it takes a second or so)."""
     import langgraph.checkpoint.sqlite.aio  # noqa: F401
@@ -73,41 +80,34 @@ def _preload_langgraph() -> None:
     import langgraph.types  # noqa: F401
 
 
-def _progress(quiet: bool) -> Any:
-    def listener(event: Event) -> None:
-        if quiet or event.kind != "graph_node":
-            return
-        data = event.data
-        team = f" ({data['team']})" if data.get("team") else ""
-        note = " — budget exhausted" if data.get("budget_limited") else ""
-        click.echo(f"loom: {event.name}{team} done in {event.duration:.1f}s{note}", err=True)
-
-    return listener
-
-
 @click.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="A run input (repeat for several).")
 @click.option("--model", "-m", default=None, help="Use this model for every model in the graph (e.g. offline).")
-@click.option("--budget-usd", type=float, default=None, help="Dollar limit (overrides the spec's budget.usd).")
+@budget_options({"usd": "the spec's budget.usd", "tokens": "the spec's budget.tokens", "seconds": "the spec's budget.seconds"})
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, help="Write the output here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the Result) on stdout.")
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+@approve_option
 @otel_option
 @budget_shared_option
 @model_connection
-def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, out: str | None,
-        as_json: bool, resume: str | None, quiet: bool, budget_shared: str | None) -> None:
+def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, budget_tokens: int | None,
+        budget_seconds: float | None, out: str | None,
+        as_json: bool, resume: str | None, quiet: bool, budget_shared: str | None, approve_gates: tuple[str, ...] = ()) -> None:
     """Run the agent graph in FILE.
 
-    Exit codes: 0 ok, 1 failed, 2 bad spec or input, 3 budget exhausted (partial output written).
+    Exit codes: 0 ok, 1 failed, 2 bad spec or input, 3 budget exhausted (partial output written),
+    4 waiting for approval (loom runs approve/deny RUN_ID).
     """
     import asyncio
 
     from agentloom._cli._common import print_json, write_output
+    from agentloom._cli._display import RunDisplay
     from agentloom.budget import Budget
     from agentloom.errors import ConfigError
+    from agentloom.runstore import new_run_id
     from agentloom.storage import prefer_database
 
     graph = _load(file)
@@ -115,23 +115,41 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
     given = _parse_inputs(inputs)
     _preload_langgraph()
     limits = graph.spec.budget.limits() if graph.spec.budget is not None else {}
-    if budget_usd is not None:
-        if budget_usd <= 0:
-            raise ConfigError(f"--budget-usd {budget_usd:g} leaves nothing to spend; give a positive limit")
-        limits["usd"] = budget_usd
+    for flag, key, value in (("--budget-usd", "usd", budget_usd), ("--budget-tokens", "tokens", budget_tokens),
+                             ("--budget-seconds", "seconds", budget_seconds)):
+        if value is not None:
+            if value <= 0:
+                raise ConfigError(f"{flag} {value:g} leaves nothing to spend; give a positive limit")
+            limits[key] = value
     if budget_shared:
         limits["shared"] = budget_shared
     budget = Budget.from_limits(limits, name=graph.name)
-    result = asyncio.run(
-        graph.run(given or None, budget=budget, run_id=resume, model=model, resume=resume is not None,
-                  listeners=[_progress(quiet or as_json)])
-    )
+    run_id = resume or new_run_id()
+    display = RunDisplay(f"loom run: {graph.name}", budget, mode="quiet" if (quiet or as_json) else "auto",
+                         stages=list(graph.spec.nodes))
+
+    async def go() -> Any:
+        with display:  # the same live view as research on a terminal, plain lines otherwise
+            return await graph.run(given or None, budget=budget, run_id=run_id, model=model, resume=resume is not None,
+                                   listeners=[display], approve=_gates(approve_gates))
+
+    try:
+        result = asyncio.run(go())
+    except KeyboardInterrupt:
+        click.echo(f"loom: interrupted; run {run_id} is recorded, continue it with: loom run {file} --resume {run_id}", err=True)
+        raise SystemExit(130) from None
+    if result.stop_reason == "waiting":
+        from agentloom._cli.approve import report_waiting
+
+        report_waiting(result, as_json)
     if out:
         write_output(out, _output_text(result.output, out))
     if as_json:
         print_json(result.to_dict())
     elif not out:
-        click.echo(_output_text(result.output))
+        from agentloom._cli._common import echo_markdown
+
+        echo_markdown(_output_text(result.output))
     if not as_json:
         usage = result.usage
         state = "partial (budget exhausted)" if result.budget_limited else "done"
@@ -176,6 +194,7 @@ def draw(file: str, png: str | None) -> None:
 
     mmdc = shutil.which("mmdc")
     if mmdc is None:
+        click.echo(text, nl=False)  # the Mermaid text is still useful without the renderer
         raise ConfigError(
             "--png needs mermaid-cli (mmdc) on PATH: npm install -g @mermaid-js/mermaid-cli; "
             "or paste the text of `loom draw` into https://mermaid.live"

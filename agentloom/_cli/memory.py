@@ -59,9 +59,13 @@ def _echo_mapping(data: dict[str, Any], indent: str = "") -> None:
             click.echo(f"{indent}{key.ljust(width)}  {shown}")
 
 
-@click.group("memory")
-def memory() -> None:
+@click.group("memory", invoke_without_command=True)
+@click.pass_context
+def memory(ctx: click.Context) -> None:
     """Memory bank: stats, audit, train, export, clear."""
+    from agentloom._cli._common import help_when_bare
+
+    help_when_bare(ctx)
 
 
 @memory.command("stats")
@@ -153,6 +157,12 @@ def clear(db: str | None, scope: str | None, run_id: str | None, expired: bool, 
             click.echo(f"evicted {n} entries from {bank.path} ({label})")
             return
         if not yes:
-            click.confirm(f"delete {len(bank)} entries from {bank.path} ({label})?", abort=True)
+            try:
+                agreed = click.confirm(f"delete {len(bank)} entries from {bank.path} ({label})?")
+            except click.Abort:  # no answer could be read (no terminal, stdin closed)
+                raise click.UsageError("nothing was deleted: no answer to the confirmation; add -y to clear without asking") from None
+            if not agreed:
+                click.echo("nothing was deleted", err=True)
+                raise SystemExit(1)
         n = bank.clear(logs=logs)
         click.echo(f"deleted {n} entries from {bank.path} ({label})" + (" and their logs" if logs else ""))

@@ -6,11 +6,21 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agentloom._cli._common import budget_shared_option, follow_symlinks_option, model_connection, otel_option
+from agentloom._cli._common import (
+    budget_options,
+    budget_shared_option,
+    follow_symlinks_option,
+    model_connection,
+    otel_option,
+)
+from agentloom._cli.approve import approve_option
 
 if TYPE_CHECKING:
     from agentloom.budget import Budget
     from agentloom.result import Result
+
+#: The pipeline's own limits, as --help shows them (a test keeps them equal to the pipeline spec's).
+RESEARCH_DEFAULT_LIMITS = {"usd": "none", "tokens": "400,000", "seconds": "300"}
 
 __all__ = ["research"]
 
@@ -21,14 +31,13 @@ __all__ = ["research"]
 @click.option("--model", default=None, help="litellm model string, or 'offline'. Default: $AGENTLOOM_MODEL, else offline.")
 @click.option("--width", default="auto", show_default=True, help="Research teams per round: auto or a number.")
 @click.option("--depth", default="auto", show_default=True, help="Research rounds at most: auto or a number.")
-@click.option("--budget-usd", type=float, default=None, help="Hard limit on spend in USD.")
-@click.option("--budget-tokens", type=int, default=None, help="Hard limit on tokens.")
-@click.option("--budget-seconds", type=float, default=None, help="Hard limit on wall time.")
+@budget_options(RESEARCH_DEFAULT_LIMITS)
 @click.option("--memory", default="run", show_default=True, help="Memory bank: run, project, or a file path.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the report to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--resume", "resume", default=None, metavar="RUN_ID", help="Continue a killed or budget-stopped run.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@approve_option
 @otel_option
 @follow_symlinks_option
 @budget_shared_option
@@ -49,20 +58,24 @@ def research(
     quiet: bool,
     follow_symlinks: bool | None,
     budget_shared: str | None,
+    approve_gates: tuple[str, ...] = (),
 ) -> None:
     """Research QUESTION with parallel teams and write a cited report.
 
     Exit codes: 0 ok, 1 failed, 2 bad input, 3 budget exhausted (a partial report is still
-    written), 130 interrupted (resume with --resume RUN_ID).
+    written), 4 waiting for approval (loom runs approve/deny RUN_ID), 130 interrupted (resume
+    with --resume RUN_ID).
     """
     import asyncio
 
     from agentloom._cli._display import RunDisplay
     from agentloom._paths import default_corpus
+    from agentloom.approvals import parse_approve_flags
     from agentloom.research.run import corpus_paths
     from agentloom.runstore import RunStore, new_run_id
 
     _check_inputs(question, resume, width, depth)
+    gates = parse_approve_flags(approve_gates)
     budget = _budget(budget_usd, budget_tokens, budget_seconds, budget_shared)
     paths = corpus_paths(list(corpus)) if corpus else []
     if resume is not None:
@@ -87,6 +100,7 @@ def research(
                 run_id=run_id,
                 resume=resume is not None,
                 listeners=[display],
+                approve=gates,
             )
 
     try:
@@ -94,6 +108,10 @@ def research(
     except KeyboardInterrupt:
         click.echo(f"loom: interrupted; the run is recorded, continue it with: loom research --resume {run_id}", err=True)
         raise SystemExit(130) from None
+    if result.stop_reason == "waiting":
+        from agentloom._cli.approve import report_waiting
+
+        report_waiting(result, as_json)
     _report(result, out, as_json, quiet)
     if result.budget_limited:
         raise SystemExit(3)
@@ -137,7 +155,9 @@ def _report(result: Result, out: str | None, as_json: bool, quiet: bool) -> None
         print_json(_json_payload(result))
         return
     if not out:
-        click.echo(report)
+        from agentloom._cli._common import echo_markdown
+
+        echo_markdown(report)
     elif not quiet:
         click.echo(f"report written to {out}", err=True)
     if not quiet:
@@ -153,15 +173,24 @@ def _report(result: Result, out: str | None, as_json: bool, quiet: bool) -> None
 def _index_with_progress(paths: list[str], mode: str, follow_symlinks: bool | None = None) -> None:
     """Build or refresh the corpus index up front, with progress, so the run finds it ready
     (the run's own index inherits the symlink choice recorded here)."""
-    from agentloom._cli.index import IndexProgress
+    import io
+    import sys
+
+    from agentloom._cli.index import IndexProgress, _isatty
     from agentloom.tools.corpus import CorpusIndex
 
     index = CorpusIndex(paths, follow_symlinks=follow_symlinks)
+    held = io.StringIO()  # plain lines are held back and shown only when a file was (re)read or dropped
+    plain = mode == "plain" or (mode == "auto" and not _isatty(sys.stderr))
     try:
-        with IndexProgress(mode=mode, label="indexing corpus") as progress:
-            index.refresh(on_progress=progress)
+        with IndexProgress(mode="plain" if plain else mode, label="indexing corpus",
+                           stream=held if plain else None) as progress:
+            stats = index.refresh(on_progress=progress)
     finally:
         index.close()
+    if plain and (stats.indexed or stats.removed):
+        sys.stderr.write(held.getvalue())
+        sys.stderr.flush()
 
 
 def _json_payload(result: Result) -> dict[str, Any]:

@@ -16,7 +16,18 @@ if TYPE_CHECKING:
 
 __all__ = ["runs"]
 
-_MEMORY_STATUSES = ("cached", "coalesced")
+
+
+def _usage(record: RunRecord, events: list[dict[str, Any]]) -> dict[str, Any]:
+    from agentloom.research.run_page import usage_of
+
+    return usage_of(record, events)
+
+
+def _timeline_of(store: RunStore, record: RunRecord, events: list[dict[str, Any]] | None = None) -> Any:
+    from agentloom.research.run_page import timeline_of
+
+    return timeline_of(store, record, events)
 
 
 def _store_path() -> Path:
@@ -71,6 +82,25 @@ def _short(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _brief(value: Any, limit: int = 40) -> str:
+    """A decision's value in words, never JSON cut in the middle: scalars as they are, a list of
+    scalars joined (with how many more), anything nested by its size."""
+    if isinstance(value, list):
+        if all(isinstance(v, (str, int, float, bool)) or v is None for v in value):
+            shown: list[str] = []
+            for v in value:
+                if len(", ".join([*shown, str(v)])) > limit:
+                    break
+                shown.append(str(v))
+            more = len(value) - len(shown)
+            return "[" + ", ".join(shown) + (f", +{more} more" if more and shown else f"{more} items" if more else "") + "]"
+        return f"[{len(value)} item{'s' if len(value) != 1 else ''}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(str(k) for k in list(value)[:4]) + (", ..." if len(value) > 4 else "") + "}"
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _usd(value: Any) -> str:
     if value is None:
         return "unknown"
@@ -78,26 +108,6 @@ def _usd(value: Any) -> str:
         return f"${float(value):.4f}"
     except (TypeError, ValueError):
         return str(value)
-
-
-def _usage(record: RunRecord, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run's recorded usage, completed from its events where the record is silent."""
-    usage = dict(record.usage or {})
-    models = [e for e in events if e.get("kind") == "model_call" and e.get("status") == "ok"]
-    tools = [e for e in events if e.get("kind") == "tool_call"]
-    derived: dict[str, Any] = {
-        "input_tokens": sum(int(e["data"].get("input_tokens") or 0) for e in models),
-        "output_tokens": sum(int(e["data"].get("output_tokens") or 0) for e in models),
-        "llm_calls": sum(1 for e in events if e.get("kind") == "model_call"),
-        "tool_calls": sum(1 for e in tools if e.get("status") not in _MEMORY_STATUSES),
-        "memory_hits": sum(1 for e in tools if e.get("status") in _MEMORY_STATUSES),
-    }
-    prices = [e["data"].get("usd") for e in models]
-    derived["usd"] = None if any(p is None for p in prices) else round(sum(float(p) for p in prices), 8)
-    for key, value in derived.items():
-        usage.setdefault(key, value)
-    usage.setdefault("tokens", int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0))
-    return usage
 
 
 def _decisions(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -133,33 +143,6 @@ def _output_text(output: Any) -> str:
     return json.dumps(output, indent=2, ensure_ascii=False, default=str)
 
 
-def _report_markdown(store: RunStore, record: RunRecord) -> str | None:
-    """The run's report: a report artifact, else the output's report/markdown field, else a text output."""
-    for name in ("report.md", "report", "report_markdown"):
-        content = store.artifact(record.id, name)
-        if content:
-            return content
-    for artifact in store.artifacts(record.id):
-        if artifact.get("mime") == "text/markdown" and artifact.get("content"):
-            return str(artifact["content"])
-    output = record.output
-    if isinstance(output, str):
-        return output
-    if isinstance(output, dict):
-        for key in ("report", "report_markdown", "markdown", "answer", "output", "text"):
-            value = output.get(key)
-            if isinstance(value, str) and value.strip():
-                return value
-    return None
-
-
-def _timeline_of(store: RunStore, record: RunRecord, events: list[dict[str, Any]] | None = None) -> Any:
-    from agentloom.research.timeline import build_timeline
-
-    events = store.events(record.id) if events is None else events
-    return build_timeline(events, run_id=record.id, start=record.created or None, end=record.finished)
-
-
 def _width() -> int:
     import shutil
 
@@ -167,9 +150,13 @@ def _width() -> int:
 
 
 # --------------------------------------------------------------------------- commands
-@click.group("runs")
-def runs() -> None:
+@click.group("runs", invoke_without_command=True)
+@click.pass_context
+def runs(ctx: click.Context) -> None:
     """List, show and export recorded runs (from the run store under --home / $AGENTLOOM_HOME)."""
+    from agentloom._cli._common import help_when_bare
+
+    help_when_bare(ctx)
 
 
 @runs.command("list")
@@ -189,7 +176,12 @@ def list_runs(limit: int, as_json: bool) -> None:
     if not records:
         click.echo(f"no runs recorded in {_store_path()}")
         return
-    header = f"{'ID':<24} {'KIND':<10} {'STATUS':<11} {'CREATED':<19} {'TIME':>8} {'USD':>9} {'TOKENS':>8}  NAME / INPUT"
+    assert store is not None
+    models = {r.id: _models(store, r.id) for r in records}
+    status_w = max(6, *(len(r.status) for r in records))
+    model_w = min(24, max(5, *(len(m) for m in models.values())))
+    header = (f"{'ID':<24} {'KIND':<10} {'STATUS':<{status_w}} {'MODEL':<{model_w}} {'CREATED':<19} {'TIME':>8} {'USD':>9} "
+              f"{'TOKENS':>8}  NAME / INPUT")
     click.echo(header)
     for r in records:
         usage = r.usage or {}
@@ -197,9 +189,15 @@ def list_runs(limit: int, as_json: bool) -> None:
         usd = _usd(usage.get("usd")) if "usd" in usage else "-"
         what = " - ".join(x for x in (r.name, _short(r.input, 60) if r.input is not None else "") if x)
         click.echo(
-            f"{r.id:<24} {r.kind[:10]:<10} {r.status[:11]:<11} {_when(r.created):<19} {_secs(_duration(r)):>8} "
-            f"{usd:>9} {tokens:>8}  {_short(what, 60) if what else ''}"
+            f"{r.id:<24} {r.kind[:10]:<10} {r.status:<{status_w}} {_short(models[r.id], model_w):<{model_w}} "
+            f"{_when(r.created):<19} {_secs(_duration(r)):>8} {usd:>9} {tokens:>8}  {_short(what, 60) if what else ''}"
         )
+
+
+def _models(store: RunStore, run_id: str) -> str:
+    """The models a run called (from its ``model_call`` events), or '-' when it made no call."""
+    names = sorted({str(e.get("name")) for e in store.events(run_id, kind="model_call") if e.get("name")})
+    return ", ".join(names) or "-"
 
 
 def _placements(events: list[dict[str, Any]]) -> list[str]:
@@ -221,6 +219,20 @@ def _placements(events: list[dict[str, Any]]) -> list[str]:
     return ["ran on"] + [f"  {name:<9} {count(s['branch'], 'branch', 'branches')}, "
                          f"{count(s['tool'], 'remote tool call')}; {count(len(s['workers']), 'worker')} on "
                          f"{count(len(s['nodes']), 'node')}" for name, s in sorted(by.items())]
+
+
+def _approval_lines(record: RunRecord) -> list[str]:
+    """What a waiting run waits for, or the gates a run passed (projected beside actual)."""
+    from agentloom.approvals import approvals_section, describe_request
+
+    meta = record.meta or {}
+    if record.status == "waiting":
+        pending = (meta.get("approval") or {}).get("pending") or []
+        lines = ["waiting for approval (loom runs approve / deny " + record.id + ")"]
+        return lines + ["  " + describe_request(p).replace("\n", "\n  ") for p in pending]
+    if meta.get("approvals"):
+        return ["approvals"] + ["  " + line for line in approvals_section(meta).splitlines()[2:] if line]
+    return []
 
 
 @runs.command("show")
@@ -267,16 +279,17 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
         if key in record.meta:
             out.append(f"  {key} {record.meta[key]}")
     out += _placements(events)
+    out += _approval_lines(record)
     out.append(f"events ({len(events)})")
     out.append("  " + ("   ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"))
     if decisions:
         out.append(f"decisions ({len(decisions)})")
         for d in decisions[:30]:
-            extra = ", ".join(f"{k}={_short(v, 40)}" for k, v in d["data"].items())
+            extra = ", ".join(f"{k}={_brief(v)}" for k, v in d["data"].items())
             who = f"[{d['team']}] " if d.get("team") else ""
             line = f"  {who}{d['name']}"
             if extra:
-                line += f" ({_short(extra, 120)})"
+                line += f" ({extra})"
             if d["reason"]:
                 line += f": {_short(d['reason'], 200)}"
             out.append(line)
@@ -310,28 +323,16 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
 
 @runs.command("export")
 @click.argument("run_id")
-@click.option("--html", "as_html", is_flag=True, help="Write a self-contained HTML page (timeline chart + report).")
+@click.option("--html", "as_html", is_flag=True, default=True, hidden=True,
+              help="Write a self-contained HTML page (the only format, and the default; kept for old scripts).")
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Where to write (default: ./loom-run-<RUN_ID>.html; '-' for stdout).")
 def export(run_id: str, as_html: bool, out: str | None) -> None:
-    """Export one run; --html writes its timeline chart and report as one HTML file."""
-    if not as_html:
-        raise click.UsageError("choose an export format: --html")
+    """Export one run as one self-contained HTML file: its timeline chart and report."""
     store, record = _get_run(run_id)
-    from agentloom.research.html_export import render_html
+    from agentloom.research.run_page import export_page
 
-    usage = _usage(record, store.events(record.id))
-    facts = {
-        "run": record.id,
-        "kind": record.kind + (f" ({record.name})" if record.name else ""),
-        "status": record.status,
-        "created": _when(record.created),
-        "usage": f"{_usd(usage.get('usd'))}, {usage.get('tokens', 0)} tokens, {usage.get('llm_calls', 0)} llm calls, "
-        f"{usage.get('tool_calls', 0)} tool calls, {usage.get('memory_hits', 0)} memory hits",
-    }
-    if record.input is not None:
-        facts["input"] = _short(record.input, 300)
-    page = render_html(_timeline_of(store, record), _report_markdown(store, record), facts=facts)
+    page = export_page(store, record)
     if out == "-":
         click.echo(page, nl=False)
         return
@@ -344,3 +345,14 @@ def export(run_id: str, as_html: bool, out: str | None) -> None:
 
         raise ConfigError(f"cannot write {target}: {exc.strerror or exc}; choose another --out") from None
     click.echo(f"wrote {target} ({len(page.encode('utf-8'))} bytes)")
+
+
+def _approval_commands() -> None:
+    """``loom runs approve`` / ``deny`` / ``waiting`` live in ``agentloom._cli.approve``."""
+    from agentloom._cli.approve import approve, deny, waiting
+
+    for command in (approve, deny, waiting):
+        runs.add_command(command)
+
+
+_approval_commands()

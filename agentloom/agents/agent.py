@@ -32,6 +32,7 @@ from agentloom.result import Result, UsageSummary
 from agentloom.runstore import RunStore
 from agentloom.tools.base import Tool, tool
 from agentloom.tools.executor import ToolExecutor
+from agentloom.tools.mcp import mcp_tools, open_toolsets
 from agentloom.tracing import Listener
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class Agent:
     def __init__(
         self,
         model: str | Model | None = None,
-        tools: Sequence[Tool | Callable[..., Any]] = (),
+        tools: Sequence[Tool | Callable[..., Any] | mcp_tools] = (),
         instructions: str = DEFAULT_INSTRUCTIONS,
         *,
         name: str = "agent",
@@ -102,7 +103,14 @@ class Agent:
         if tool_mode is not None and tool_mode not in TOOL_MODES:
             raise ConfigError(f"Agent tool_mode={tool_mode!r} must be one of {', '.join(TOOL_MODES)}")
         self.model: Model = resolve_model(model)
-        self.tools: list[Tool] = [t if isinstance(t, Tool) else tool(t) for t in tools]
+        #: toolsets (``mcp_tools``) each run opens for itself, all servers starting in parallel
+        self.toolsets: list[mcp_tools] = []
+        self.tools: list[Tool] = []
+        for t in tools:
+            if isinstance(t, mcp_tools):
+                self.toolsets.append(t)
+            else:
+                self.tools.append(t if isinstance(t, Tool) else tool(t))
         self.instructions = instructions
         self.name = name
         self.width = parse_width(width)
@@ -165,7 +173,8 @@ class Agent:
             "agent", self.name, {"task": task}, budget=budget, run_id=run_id, store=store, team=self.team, memory=self.memory,
             listeners=listeners,
         ) as scope:
-            result = await self._loop(task, scope.budget)
+            async with open_toolsets(self.toolsets) as opened:
+                result = await self._loop(task, scope.budget, opened)
             result = result.with_(run_id=scope.run_id)
             scope.output = {"output": _jsonable(result.output), "citations": [c.to_dict() for c in result.citations]}
             scope.status = "budget_exhausted" if result.budget_limited else "ok"
@@ -184,8 +193,8 @@ class Agent:
         return asyncio.run(self.run(task, **kwargs))
 
     # ----------------------------------------------------------------- the loop
-    def _all_tools(self) -> list[Tool]:
-        tools = list(self.tools)
+    def _all_tools(self, opened: Sequence[Tool] = ()) -> list[Tool]:
+        tools = [*self.tools, *opened]
         if self.memory is not None:
             from agentloom.memory.agent_hooks import memory_tools
 
@@ -197,7 +206,7 @@ class Agent:
         return tools
 
     def _system_prompt(self, task: str, width: int, memory_block: str) -> str:
-        has_tools = bool(self.tools) or self.memory is not None or bool(self.threads)
+        has_tools = bool(self.tools) or bool(self.toolsets) or self.memory is not None or bool(self.threads)
         parts = [self.instructions, f"Tool-call width this turn: {width}"] if has_tools else [self.instructions]
         if self.threads and self.spawn_depth < self.max_spawn_depth:
             parts.append(
@@ -208,8 +217,8 @@ class Agent:
             parts.append("Shared memory (read an entry with memory_read(id)):\n" + memory_block)
         return "\n\n".join(parts)
 
-    async def _loop(self, task: str, budget: Budget) -> Result:
-        tools = self._all_tools()
+    async def _loop(self, task: str, budget: Budget, opened: Sequence[Tool] = ()) -> Result:
+        tools = self._all_tools(opened)
         executor = ToolExecutor(tools, max_concurrency=self.max_concurrency, cache=self.memory)
         passages: dict[str, Citation] = {}
         messages: list[Message] = [Message("system", self.instructions), Message("user", task)]

@@ -22,7 +22,7 @@ from agentloom.models.types import Message, Model, ModelRequest
 from agentloom.text.sections import question_block, section
 from agentloom.text.titles import title_for
 
-__all__ = ["Report", "Writer", "finalize", "findings_body", "ungrounded_note", "usage_footer", "WRITER_INSTRUCTIONS"]
+__all__ = ["Report", "Writer", "finalize", "findings_body", "number_citations", "ungrounded_note", "usage_footer", "WRITER_INSTRUCTIONS"]
 
 WRITER_INSTRUCTIONS = """You write the final report of a research run, in Markdown.
 
@@ -236,7 +236,7 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def _number(text: str, passages: Mapping[str, Citation]) -> tuple[str, list[Citation]]:
+def number_citations(text: str, passages: Mapping[str, Citation]) -> tuple[str, list[Citation]]:
     """Replace known markers by ``[n]`` in first-appearance order; drop unknown ones."""
     text = _GROUPED.sub(lambda m: "".join(f"[{p.strip()}]" for p in re.split(r"[,;]", m.group(1))), text)
     text = _NUMERIC.sub("", text)
@@ -326,7 +326,7 @@ def finalize(
     title, the partial banner, a note naming answers set aside as ungrounded, the references list
     and the usage footer."""
     text = _drop_references(strip_fences(body))
-    text, citations = _number(text, passages)
+    text, citations = number_citations(text, passages)
     text = _tidy(text)
     title_match = re.match(r"^#\s+(.+)$", text, re.M)
     if title_match and not text[: title_match.start()].strip():

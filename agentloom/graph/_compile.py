@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar
 from agentloom import executors, tracing
 from agentloom.errors import (
     AgentloomError,
+    ApprovalDenied,
     BranchesFailed,
     BudgetExceeded,
     ConfigError,
@@ -27,7 +28,7 @@ from agentloom.errors import (
     ToolError,
     UsageError,
 )
-from agentloom.graph import _branches, _interp
+from agentloom.graph import _approval, _branches, _interp
 from agentloom.graph._nodes import execute
 from agentloom.graph._resources import LazyResources, Resources
 from agentloom.graph._state import add_counts, jsonable, last, merge_branches, merge_flags
@@ -156,12 +157,18 @@ class _Builder:
             if res.memory is not None and span_ctx.memory is None:
                 span_ctx.memory = res.memory
             try:
-                output, limited = await execute(
-                    node, name, scope, res, team=team, config=self._configurable(config), partial=partial, remote=branch
-                )
+                with _approval.collect() as approved:
+                    output, limited = await execute(
+                        node, name, scope, res, team=team, config=self._configurable(config), partial=partial, remote=branch
+                    )
+                if approved:
+                    flags["approvals"] = approved
             except BudgetExceeded as exc:
                 output, limited = None, True
                 flags["budget_reason"] = [f"{name}: {exc.one_line()}"]
+            except ApprovalDenied as exc:  # a person refused a tool call: the run ends with what it found
+                output, limited = None, False
+                flags.update(denied=[exc.record], approvals=[exc.record])
         if limited:
             flags["budget_exhausted"] = True
             flags["stopped_at"] = [name]
@@ -170,10 +177,14 @@ class _Builder:
 
     def plain_node(self, name: str, node: Any) -> Callable[..., Any]:
         async def run_node(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+            gate = _approval.spend_gate(self.spec.approve, state, name)
             inputs, res = await self.setup(state, config)
+            if _approval.denied(state) or gate.get("denied"):
+                output, _ = await _approval.run_denied(node, name, self.scope(state, inputs), res)
+                return {name: output, FLAGS: {**gate, "trail": [name]}}
             partial = bool((state.get(FLAGS) or {}).get("budget_exhausted"))
             output, flags = await self._run(node, name, self.scope(state, inputs), res, team=None, partial=partial, config=config)
-            return {name: output, FLAGS: {**flags, "trail": [name]}}
+            return {name: output, FLAGS: {**gate, **flags, "trail": [name]}}
 
         run_node.__name__ = f"node_{name}"
         return run_node
@@ -182,14 +193,18 @@ class _Builder:
         refs = self._body_refs(node)
 
         async def dispatch(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-            return {BRANCHES: {name: None}}
+            more = None
+            if self.spec.approve is not None and self.spec.approve.spend_over is not None and not _approval.denied(state):
+                more = self._projection(node, state)
+            gate = _approval.spend_gate(self.spec.approve, state, name, more)
+            return {BRANCHES: {name: None}, **({FLAGS: gate} if gate else {})}
 
         def fan_out(state: dict[str, Any]) -> Any:
             from langgraph.types import Send
 
             inputs = self.resources.inputs_from(state)
             scope = self.scope(state, inputs)
-            items = self._items(name, node, scope)
+            items = [] if _approval.denied(state) else self._items(name, node, scope)
             if not items:
                 return [f"{name}.join"]
             shared = {k: scope[k] for k in refs if k in scope}
@@ -219,6 +234,15 @@ class _Builder:
                 raise ConfigError(f"map '{name}': max_items is {cap!r}, not a whole number")
             items = items[: max(0, cap)]
         return items
+
+    def _projection(self, node: MapNode, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The planner's projected cost of this fan-out, when it fans out over a planner's plan."""
+        head = (node.over or "").strip("{} ").split(".", 1)[0]
+        planner = self.spec.nodes.get(head)
+        plan = state.get(head)
+        if planner is None or not _approval.gated_planner(planner) or not isinstance(plan, Mapping):
+            return None
+        return _approval.project(plan, planner, _approval._root_budget())
 
     def _body_refs(self, node: MapNode) -> set[str]:
         """Node outputs a map body reads (only these travel with each branch's Send)."""
@@ -293,7 +317,14 @@ class _Builder:
         return name
 
     def exit(self, name: str) -> str:
+        if self.plan_gated(name):
+            return f"{name}.approve"
         return f"{name}.join" if isinstance(self.spec.nodes.get(name), MapNode) else name
+
+    def plan_gated(self, name: str) -> bool:
+        """Whether planner ``name`` is followed by a plan approval gate."""
+        approve = self.spec.approve
+        return approve is not None and approve.plan and _approval.gated_planner(self.spec.nodes.get(name))
 
     def holds(self, cond: Condition, source: str, state: Mapping[str, Any]) -> bool:
         if cond.verdict is not None:
@@ -352,6 +383,10 @@ def compile_graph(spec: GraphSpec, resources: LazyResources, *, checkpointer: An
             graph.add_edge(f"{name}.branch", f"{name}.join")
         else:
             graph.add_node(name, b.plain_node(name, node), retry_policy=retry, timeout=timeout)
+            if b.plan_gated(name):
+                assert spec.approve is not None
+                graph.add_node(f"{name}.approve", _approval.plan_gate(name, node, spec.approve))
+                graph.add_edge(name, f"{name}.approve")
 
     def target(name: str) -> str:
         return END if name == SPEC_END else b.entry(name)
@@ -426,7 +461,7 @@ def _router(b: _Builder, source: str, routed: list[tuple[int, EdgeSpec]], fallba
         loops = state.get(LOOPS) or {}
         for i, edge in routed:
             spent = edge.limit is not None and int(loops.get(loop_key(i, edge), 0)) >= edge.limit
-            if edge.limit is not None and (flags.get("budget_exhausted") or spent):
+            if edge.limit is not None and (flags.get("budget_exhausted") or flags.get("denied") or spent):
                 continue
             if edge.when is not None and not b.holds(edge.when, source, state):
                 continue

@@ -4,9 +4,10 @@ models, the tools, and the shared memory bank. ``${env:VAR}`` is resolved here, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from agentloom.graph import _interp
 from agentloom.graph.spec import CacheSpec, GraphSpec, InputSpec, MemorySpec, ModelSpec, ToolSpec, type_fits
 from agentloom.models.types import Model
 
-__all__ = ["LazyResources", "Resources", "build_resources", "resolve_inputs"]
+__all__ = ["LazyResources", "Resources", "build_resources", "open_mcp", "resolve_inputs"]
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Resources:
     memory: Any = None
     refs: dict[str, Any] = field(default_factory=dict)
     base_dir: Path = field(default_factory=Path.cwd)
+    #: MCP entries by key: the (unopened) toolset and its entry; ``open_mcp`` fills ``tools``
+    mcp: dict[str, tuple[Any, ToolSpec]] = field(default_factory=dict)
 
     def model(self, name: str | None) -> Any:
         """The model named ``name`` (None: the default model)."""
@@ -268,7 +271,11 @@ def build_resources(
         models = {name: _build_model(name, m, inputs, refs) for name, m in spec.models.items()}
         default = models["default"] if "default" in models else resolve_model(None)
     tools: dict[str, list[Any]] = {}
+    mcp: dict[str, tuple[Any, ToolSpec]] = {}
     for key, tspec in spec.tools.items():
+        if tspec.mcp is not None:
+            mcp[key], tools[key] = (_build_mcp(key, tspec, inputs), tspec), []
+            continue
         built = _build_tools(key, tspec, inputs, refs, base_dir)
         tools[key] = built
         for t in built:
@@ -276,7 +283,51 @@ def build_resources(
     bank = memory
     if bank is None and spec.memory is not None:
         bank = _build_memory(spec.memory, inputs, run_id, base_dir)
-    return Resources(models=models, default_model=default, tools=tools, memory=bank, refs=dict(refs), base_dir=base_dir)
+    return Resources(models=models, default_model=default, tools=tools, memory=bank, refs=dict(refs), base_dir=base_dir,
+                     mcp=mcp)
+
+
+def _build_mcp(key: str, tspec: ToolSpec, inputs: Mapping[str, Any]) -> Any:
+    from agentloom.tools.mcp import mcp_tools
+
+    where = f"tools.{key}.mcp"
+    m = tspec.mcp
+    assert m is not None
+    rendered = _interp.resolve_env(_interp.render(m.model_dump(exclude_none=True), inputs), where)
+    return mcp_tools(command=rendered.get("command"), url=rendered.get("url"), allow=m.allow, deny=m.deny,
+                     env={k: str(v) for k, v in (rendered.get("env") or {}).items()}, timeout=m.timeout or 30.0)
+
+
+def _mcp_options(tool: Any, tspec: ToolSpec) -> Any:
+    """An entry's timeout, concurrency, retries and cache set on an MCP tool (kept an McpTool)."""
+    from agentloom.tools.base import CachePolicy
+
+    for name in ("timeout", "max_concurrency", "retries"):
+        if getattr(tspec, name) is not None:
+            setattr(tool, name, getattr(tspec, name))
+    cache = tspec.cache if tspec.cache is not None else (
+        CacheSpec(enabled=tspec.cacheable, ttl=None) if tspec.cacheable is not None else None)
+    if cache is not None:
+        tool.cache = CachePolicy(ttl=cache.ttl) if cache.enabled else None
+    return tool
+
+
+@contextlib.asynccontextmanager
+async def open_mcp(resources: Resources) -> AsyncIterator[None]:
+    """Open the run's MCP servers (in parallel, one session each) and put their tools under
+    their entry's key and their own names; close them when the run ends."""
+    if not resources.mcp:
+        yield
+        return
+    from agentloom.tools.mcp import open_each
+
+    async with open_each({key: ts for key, (ts, _) in resources.mcp.items()}) as opened:
+        for key, listed in opened.items():
+            built = [_mcp_options(t, resources.mcp[key][1]) for t in listed]
+            resources.tools[key] = built
+            for t in built:
+                resources.tools.setdefault(t.name, [t])
+        yield
 
 
 class LazyResources:
@@ -309,6 +360,9 @@ class LazyResources:
         """The resources for these inputs (built once; ``run_id`` names a run-scoped memory)."""
         if self._ready is not None:
             return self._ready
+        if any(t.mcp is not None for t in self.spec.tools.values()):
+            raise ConfigError(f"graph '{self.spec.name}' has MCP tools, whose sessions a run owns; run it with "
+                              "graph.run(...) or `loom run`, not a bare compiled LangGraph")
         key = json.dumps([inputs, run_id], sort_keys=True, default=str)
         found = self._built.get(key)
         if found is not None:

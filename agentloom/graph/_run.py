@@ -20,8 +20,9 @@ from agentloom.citations import Citation
 from agentloom.errors import AgentloomError, ConfigError, RunNotFoundError
 from agentloom.events import Event, ToolResult
 from agentloom.graph import _branches
+from agentloom.graph._approval_run import approval_resume, waiting_result, with_approve
 from agentloom.graph._interp import lookup
-from agentloom.graph._resources import LazyResources, build_resources, resolve_inputs
+from agentloom.graph._resources import LazyResources, build_resources, open_mcp, resolve_inputs
 from agentloom.graph._state import jsonable
 from agentloom.result import Result, UsageSummary
 from agentloom.runstore import new_run_id
@@ -70,6 +71,8 @@ class _Run:
     listeners: list[Listener]
     hits: int = 0
     afresh: bool = False  # resumed, but killed before its first checkpoint: start from the inputs
+    decision: Any = None  # a person's answer to the gates the run waits at
+    model: Any = None
 
     def count_hits(self, event: Event) -> None:
         if isinstance(event, ToolResult) and event.status in ("cached", "coalesced"):
@@ -88,10 +91,15 @@ async def run_graph(
     listeners: list[Listener] | None = None,
     memory: MemoryBank | None = None,
     executor: str | executors.Executor | None = None,
+    approve: Any = None,
+    decision: Any = None,
 ) -> Result:
-    """See :meth:`agentloom.Graph.run`."""
+    """See :meth:`agentloom.Graph.run`. ``decision`` answers the gates a waiting run waits at
+    (see ``agentloom.approvals``)."""
     from agentloom.storage import backend, prefer_database
 
+    if approve is not None:
+        graph = with_approve(graph, approve)
     spec = graph.spec
     prefer_database(spec.database_url())  # unless the process chose one (env, --database-url)
     if resume and not run_id:
@@ -120,7 +128,8 @@ async def run_graph(
         resources = await asyncio.to_thread(
             build_resources, spec, resolved, graph.refs, graph.base_dir, model_override=model, run_id=thread_id, memory=memory
         )
-        run = _Run(graph, resolved, budget, resources, thread_id, nested, resume, store, list(listeners or []), afresh=afresh)
+        run = _Run(graph, resolved, budget, resources, thread_id, nested, resume, store, list(listeners or []), afresh=afresh,
+                   decision=decision, model=model)
         try:
             with executors.use(executor_of(spec, executor)):
                 return await _execute(run, saver, config)
@@ -172,18 +181,30 @@ async def _execute(run: _Run, saver: Any, config: Any) -> Result:
         memory=run.resources.memory,
         listeners=[*run.listeners, run.count_hits],
         resume=run.resume,
-    ) as scope:
+    ) as scope, open_mcp(run.resources):  # the run owns its MCP sessions; their errors are recorded in it
         if run.nested:
             scope.ctx.listeners.extend([*run.listeners, run.count_hits])
         lazy = LazyResources(spec, run.graph.refs, run.graph.base_dir, ready=run.resources)
         app = compile_graph(spec, lazy, checkpointer=saver)
-        start_at = await _budget_restart(app, config) if run.resume and not run.afresh else None
-        value = None if run.resume and not run.afresh else run.inputs
-        final = await _invoke(app, value, start_at or config, durability, run.thread_id)
+        value: Any = None if run.resume and not run.afresh else run.inputs
+        start_at = None
+        if run.decision is not None:
+            value = await approval_resume(app, config, run.decision, scope.budget, run.store, run.thread_id)
+        elif run.resume and not run.afresh:
+            start_at = await _budget_restart(app, config)
+        from agentloom.graph._approval import tool_gate
+        from agentloom.tools.gate import use_gate
+
+        with use_gate(tool_gate(spec.approve)):
+            final = await _invoke(app, value, start_at or config, durability, run.thread_id)
+        if final.get("__interrupt__"):
+            result = await waiting_result(run, scope, final, app, config)
+            scope.status = "waiting"
+            return result
         result = build_result(spec, final, scope.budget, run.hits, run_id=run.thread_id)
         result = result.with_(meta={"resumed": run.resume, **({"continued_after_budget_stop": True} if start_at is not None else {})})
         scope.output = jsonable(result.output)
-        scope.status = "budget_exhausted" if result.budget_limited else "ok"
+        scope.status = "denied" if result.stop_reason == "denied" else "budget_exhausted" if result.budget_limited else "ok"
         scope.usage = result.usage.to_dict()
         scope.meta = {"graph": spec.name, "stop_reason": result.stop_reason, **result.meta}
     if not result.budget_limited:
@@ -294,6 +315,9 @@ def build_result(spec: GraphSpec, state: Mapping[str, Any], budget: Budget, memo
             meta.setdefault("width", len(value["branches"]))
             meta.setdefault("depth", len(value.get("rounds") or []) + 1)
             meta.setdefault("plan_reason", value.get("reason"))
+    from agentloom.graph._approval import approvals_meta
+
+    meta.update(approvals_meta(flags, budget))
     if limited:
         meta["budget_stops"] = flags.get("budget_reason", [])
     if flags.get("branch_failures"):
@@ -304,7 +328,7 @@ def build_result(spec: GraphSpec, state: Mapping[str, Any], budget: Budget, memo
         citations=list(found.values()),
         run_id=run_id,
         budget_limited=limited,
-        partial=limited,
-        stop_reason="budget" if limited else "done",
+        partial=limited or bool(flags.get("denied")),
+        stop_reason="denied" if flags.get("denied") else "budget" if limited else "done",
         meta=meta,
     )

@@ -93,6 +93,18 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+#: What each node kind writes to the state (kinds with free-form output, function and planner, are left out).
+_CANDIDATE = ("id", "text", "answer", "output", "citations", "passages", "source", "parents", "meta")
+NODE_FIELDS: dict[str, tuple[str, ...]] = {
+    "agent": ("text", "output", "task", "team", "citations", "passages", "stop_reason", "budget_limited", "grounded", "usage", "meta"),
+    "verifier": ("candidates", "verdicts", "selected", "best", "text", "passed", "score", "pass_rate", "agreement", "majority",
+                 "policy", "satisfied"),
+    "crossover": _CANDIDATE,
+    "writer": ("title", "short_answer", "markdown", "text", "citations"),
+    "evolve": ("best", "text", "output", "score", "passed", "verdict", "stop_reason", "generations", "history", "budget_limited"),
+}
+
+
 def _path_head(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
@@ -182,6 +194,7 @@ class _Checker:
         tool_names = self._tools()
         for name, node in self.nodes.items():
             self._node(node, ("nodes", name), tool_names, body_of=None)
+        self._approve_tools(tool_names)
         self._outputs()
         self._templates()
         self._edges()
@@ -211,6 +224,19 @@ class _Checker:
             except RefImportError as exc:
                 self.add(Problem("IMPORT", f"{dotted(path)}: {exc}", path))
 
+    def _approve_tools(self, tool_names: set[str]) -> None:
+        """``approve: {tools: [...]}`` names tools this graph has (MCP servers list theirs at run time)."""
+        approve = self.data.get("approve")
+        entries = _as_dict(self.data.get("tools")).values()
+        if not isinstance(approve, dict) or any(isinstance(e, dict) and "mcp" in e for e in entries):
+            return
+        for i, name in enumerate(_as_list(approve.get("tools"))):
+            if isinstance(name, str) and name not in tool_names and name not in TOOL_GROUPS:
+                declared = ", ".join(sorted(tool_names)) or "none"
+                self.add(Problem("UNKNOWN_TOOL", f"approve.tools names '{name}', which no tool of this graph provides"
+                                 f"{suggest(name, tool_names)} (declared: {declared}); fix the name or declare it under tools:",
+                                 ("approve", "tools", i)))
+
     def _tools(self) -> set[str]:
         names: set[str] = set()
         for key, entry in _as_dict(self.data.get("tools")).items():
@@ -224,6 +250,8 @@ class _Checker:
             if ref is not None:
                 obj = self.refs.get(ref) if isinstance(ref, str) else None
                 names.update(_tool_names(obj))
+            elif isinstance(mcp := raw.get("mcp"), dict):  # its tools are listed when the run starts
+                names.update(n for n in _as_list(mcp.get("allow")) if isinstance(n, str))
             elif isinstance(builtin, str) and builtin in TOOL_GROUPS:
                 names.update(TOOL_GROUPS[builtin])
             elif builtin is None:
@@ -324,7 +352,21 @@ class _Checker:
     def _outputs(self) -> None:
         for name, out in _as_dict(self.data.get("outputs")).items():
             source = out.get("from") if isinstance(out, dict) else out
-            self._state_path(source, ("outputs", name, "from") if isinstance(out, dict) else ("outputs", name), body_of=None)
+            path = ("outputs", name, "from") if isinstance(out, dict) else ("outputs", name)
+            self._state_path(source, path, body_of=None)
+            self._output_field(source, path)
+
+    def _output_field(self, source: Any, path: tuple[Any, ...]) -> None:
+        """An output read from a field its node never writes (``refine.txt``) would be null after a run."""
+        if not isinstance(source, str):
+            return
+        parts = source.strip().strip("{}").strip().split(".")
+        kind = _as_dict(self.nodes.get(parts[0])).get("kind")
+        fields = NODE_FIELDS.get(kind) if isinstance(kind, str) else None
+        if len(parts) < 2 or fields is None or parts[1] in fields:
+            return
+        self.add(Problem("UNKNOWN_FIELD", f"{dotted(path)} reads '{parts[1]}', which {kind} node '{parts[0]}' never "
+                                          f"writes{suggest(parts[1], set(fields))}", path))
 
     def _templates(self) -> None:
         early = self.inputs

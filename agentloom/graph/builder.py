@@ -258,16 +258,19 @@ class Graph:
         listeners: list[Listener] | None = None,
         memory: MemoryBank | None = None,
         executor: str | Executor | None = None,
+        approve: Any = None,
     ) -> Result:
         """Run the graph durably (checkpoints in ``<home>/checkpoints.db``; the run id is the
         thread id) and return a :class:`~agentloom.result.Result`. ``resume=True`` continues the
         run ``run_id`` from its last checkpoint; finished branches are not run again. ``executor``
-        ("local", "ray" or an ``Executor``) overrides ``$AGENTLOOM_EXECUTOR`` and the spec's ``executor:``."""
+        ("local", "ray" or an ``Executor``) overrides ``$AGENTLOOM_EXECUTOR`` and the spec's ``executor:``.
+        ``approve`` (``"plan"``, ``{"spend_over": 0.5}``, ``{"tools": [...]}`` or a list) replaces the
+        spec's ``approve:`` gates; a gated run returns ``stop_reason == "waiting"`` (see ``agentloom.approvals``)."""
         from agentloom.graph._run import run_graph
 
         return await run_graph(
             self, inputs, budget=budget, run_id=run_id, model=model, resume=resume, store=store, listeners=listeners, memory=memory,
-            executor=executor,
+            executor=executor, approve=approve,
         )
 
     def stream(self, inputs: Mapping[str, Any] | None = None, *, maxsize: int = 10_000, **kwargs: Any) -> EventStream[Result]:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from agentloom.graph._spec_approve import ApproveSpec
 from agentloom.graph._spec_judge import (
     CitationVerifierSpec,
     ConsensusVerifierSpec,
@@ -74,6 +75,7 @@ from agentloom.graph._spec_types import (
 
 __all__ = [
     "AgentNode",
+    "ApproveSpec",
     "BodyNode",
     "BudgetPlannerNode",
     "BudgetSpec",
@@ -242,6 +244,26 @@ class CacheSpec(_Strict):
         return {"enabled": data} if isinstance(data, bool) else data
 
 
+class McpSpec(_Strict):
+    """Tools from an MCP server: ``command: [program, arg, ...]`` (stdio) or ``url:`` (streamable
+    HTTP). One session per run; the server's failure only fails its own tools."""
+
+    command: list[str] | None = Field(None, min_length=1, description="the server's program and arguments (stdio)")
+    url: str | None = Field(None, description="the server's streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp")
+    allow: list[str] | None = Field(None, description="only these of the server's tools")
+    deny: list[str] | None = Field(None, description="none of these of the server's tools")
+    env: dict[str, str] | None = Field(None, description="environment for a stdio server (${env:VAR} allowed)")
+    timeout: float | None = Field(None, gt=0, allow_inf_nan=False, description="seconds to start, list tools, or answer a call")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpSpec:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give command: [program, args...] (stdio) or url: http://.../mcp (HTTP), exactly one")
+        if self.url is not None and not self.url.startswith(("http://", "https://", "${")):
+            raise ValueError(f"url {self.url!r} must start with http:// or https://")
+        return self
+
+
 class ToolSpec(_Strict):
     """A tool entry. The key names it; built-in keys (calculator, corpus, web, web_search,
     http_fetch) need no ``builtin``; anything else needs ``ref: module:attr``."""
@@ -250,6 +272,7 @@ class ToolSpec(_Strict):
         None, description="which built-in this entry is, when its key is another name"
     )
     ref: ImportRef | None = Field(None, description="'module:attr' of a Tool, a function, or a list of them")
+    mcp: McpSpec | None = Field(None, description="tools from an MCP server: {command: [...]} or {url: ...}")
     paths: list[str] | None = Field(None, description="corpus folders (relative to the spec's folder)")
     index_path: str | None = Field(None, description="where the corpus index lives (default: under .loom)")
     provider: str | None = Field(None, description="web search provider: searxng or tavily (default: from env)")
@@ -277,6 +300,8 @@ class ToolSpec(_Strict):
     def _fits(self) -> ToolSpec:
         if self.builtin is not None and self.ref is not None:
             raise ValueError("give builtin or ref, not both")
+        if self.mcp is not None and (self.builtin is not None or self.ref is not None):
+            raise ValueError("give mcp, builtin or ref, only one")
         if self.paths is not None and self.builtin not in (None, "corpus"):
             raise ValueError("paths only applies to the corpus tools")
         return self
@@ -423,6 +448,9 @@ class GraphSpec(_Strict):
     tools: dict[str, ToolSpec] = Field(default_factory=dict, description="tool entries by name")
     config: ConfigSpec | None = None
     executor: ExecutorSpec | None = None
+    approve: ApproveSpec | None = Field(
+        None, description="approval gates: plan, {spend_over: 0.50 | '20000 tokens'}, {tools: [http_fetch]} or a list of them"
+    )
     database: str | None = Field(
         None, min_length=1, description="where runs, checkpoints and shared budgets live: a postgresql:// URL "
         "(${env:VAR} for its password) or a SQLite path; AGENTLOOM_DATABASE_URL and --database-url win",

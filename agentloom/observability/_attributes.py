@@ -57,20 +57,27 @@ def span_name(event: ev.Event) -> str:
     return f"{event.kind} {event.name}"
 
 
+#: Budget units left off spans: ``gen_ai.usage.*`` carries the split, ``tokens`` the total.
+_SPLIT = frozenset({"input_tokens", "output_tokens"})
+
+
 def _budget(data: Mapping[str, Any]) -> dict[str, Any]:
-    """``agentloom.budget.{reserved,settled,remaining}.UNIT`` from a call's figures."""
+    """``agentloom.budget.{reserved,settled,remaining}.UNIT`` from a call's figures (every
+    attribute costs a span about 8 µs to encode, so the input/output split is not repeated)."""
     out: dict[str, Any] = {}
     for part in ("reserved", "settled", "remaining"):
         figures = data.get(part)
         if isinstance(figures, Mapping):
-            out.update(flat(f"agentloom.budget.{part}.", figures))
+            out.update(flat(f"agentloom.budget.{part}.", {k: v for k, v in figures.items() if k not in _SPLIT}))
     return out
 
 
 def event_attributes(event: ev.Event) -> dict[str, Any]:
     """The attributes of the span an ending event closes (not yet cleaned)."""
     data = event.data
-    attrs: dict[str, Any] = {"agentloom.kind": event.kind, "agentloom.status": event.status, "agentloom.team": event.team}
+    attrs: dict[str, Any] = {"agentloom.team": event.team}
+    if event.status != "ok":  # a failure is also the span's status; "cached", "budget_exhausted" ... say more
+        attrs["agentloom.status"] = event.status
     if isinstance(event, ev.ModelCall):
         attrs.update({
             "gen_ai.operation.name": "chat",
@@ -79,8 +86,8 @@ def event_attributes(event: ev.Event) -> dict[str, Any]:
             "gen_ai.usage.output_tokens": event.output_tokens,
             "agentloom.purpose": event.purpose,
             "agentloom.usd": event.usd,
-            "agentloom.attempt": data.get("attempt"),
-            "agentloom.stream": data.get("stream"),
+            "agentloom.attempt": data.get("attempt") if data.get("attempt", 1) != 1 else None,
+            "agentloom.stream": data.get("stream") or None,
         })
         attrs.update(_budget(data))
     elif isinstance(event, ev.ToolResult):
@@ -106,8 +113,7 @@ def event_attributes(event: ev.Event) -> dict[str, Any]:
             "agentloom.run_id": event.run_id,
             "agentloom.memory.hits": usage.get("memory_hits"),
         })
-        attrs.update(flat("agentloom.budget.settled.", {k: v for k, v in usage.items() if k != "memory_hits"}))
-        attrs.update(_budget({"remaining": data.get("remaining")}))
+        attrs.update(_budget({"settled": {k: v for k, v in usage.items() if k != "memory_hits"}, "remaining": data.get("remaining")}))
     elif isinstance(event, ev.Verdict):
         attrs.update({
             "agentloom.verdict.score": event.score,
@@ -119,6 +125,8 @@ def event_attributes(event: ev.Event) -> dict[str, Any]:
     else:
         if event.kind == "agent":
             attrs.update({"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": event.name})
+        else:  # a call's or an agent's kind is its gen_ai.operation.name
+            attrs["agentloom.kind"] = event.kind
         attrs.update(flat("agentloom.", data))
     if event.error:
         attrs["error.type"] = event.error.split("(", 1)[0].split(":", 1)[0][:100]

@@ -4,6 +4,7 @@ chart with the critical path, and the report rendered from Markdown."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from agentloom.research._timeline_draw import FAILED_STATUSES, MEMORY_STATUSES, 
 if TYPE_CHECKING:
     from agentloom.research.timeline import Timeline
 
-__all__ = ["render_html"]
+__all__ = ["render_chart", "render_html", "report_html"]
 
 _CSS = """
 :root { --fg:#1d2327; --muted:#5f6b73; --bg:#ffffff; --line:#e3e7ea; --span:#b9c3cc; --call:#4c8bd6;
@@ -88,25 +89,60 @@ def _svg_chart(timeline: Timeline, max_rows: int | None) -> str:
     return "\n".join(parts) + note
 
 
+_REF_ITEM = re.compile(r"<li>\[(\d+)\]\s*(.*?)</li>", re.S)
+_URL = re.compile(r"(https?://[^\s<>\"']+)")
+
+
+def _linked(report: str) -> str:
+    """Citations as links: each ``[n]`` in the text jumps to its reference, and a reference's URL
+    opens the page."""
+    head, found, refs = report.rpartition('<h2 id="references">')
+    if not found:
+        return report
+    numbers: set[str] = set()
+
+    def item(match: re.Match[str]) -> str:
+        numbers.add(match.group(1))
+        body = _URL.sub(lambda u: f'<a href="{u.group(1)}">{u.group(1)}</a>', match.group(2))
+        return f'<li id="ref-{match.group(1)}">[{match.group(1)}] {body}</li>'
+
+    refs = _REF_ITEM.sub(item, refs)
+
+    def marker(match: re.Match[str]) -> str:
+        n = match.group(1)
+        return f'<a class="cite" href="#ref-{n}">[{n}]</a>' if n in numbers else match.group(0)
+
+    return re.sub(r"\[(\d+)\]", marker, head) + found + refs
+
+
+def render_chart(timeline: Timeline, max_rows: int | None = 1500) -> str:
+    """The timeline's SVG chart (critical path in orange), for pages that embed it (``loom ui``)."""
+    return _svg_chart(timeline, max_rows)
+
+
+def report_html(report_markdown: str) -> str:
+    """A report's Markdown as HTML, as the exported page renders it."""
+    return markdown_to_html(report_markdown)
+
+
 def render_html(
     timeline: Timeline,
     report_markdown: str | None,
     *,
     title: str | None = None,
     facts: Mapping[str, Any] | None = None,
-    max_rows: int | None = 1500,
+    max_rows: int | None = 120,
 ) -> str:
     """A self-contained HTML page (inline CSS and SVG, no scripts, no external assets) with the
     timeline chart and the report rendered from Markdown."""
     page_title = title or (f"agentloom run {timeline.run_id}" if timeline.run_id else "agentloom run")
     stats: dict[str, Any] = dict(facts or {})
-    crit_calls = sum(1 for r in timeline.critical_rows if r.is_call)
     stats.update(
         {
             "wall time": secs(timeline.wall),
             "busy (sum of call time)": f"{secs(timeline.busy)} in {timeline.calls} calls",
             "parallelism": f"{timeline.parallelism:.2f}x average, {timeline.max_concurrency} max concurrent",
-            "critical path": f"{crit_calls} calls, {secs(timeline.critical_call_time)} in calls, "
+            "critical path": f"{timeline.critical_calls} calls, {secs(timeline.critical_call_time)} in calls, "
             f"{secs(max(0.0, timeline.wall - timeline.critical_call_time))} outside calls",
         }
     )
@@ -118,7 +154,7 @@ def render_html(
         for var, text in (("span", "span"), ("call", "call"), ("memory", "memory hit"),
                           ("error", "error / cancelled"), ("crit", "critical path"))
     )
-    report = markdown_to_html(report_markdown) if report_markdown and report_markdown.strip() else (
+    report = _linked(markdown_to_html(report_markdown)) if report_markdown and report_markdown.strip() else (
         '<p class="meta">This run recorded no report.</p>'
     )
     return (

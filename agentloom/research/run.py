@@ -4,6 +4,7 @@ the caller's corpus, model, width/depth, budget and memory scope."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from agentloom.result import Result
 from agentloom.runstore import RunStore
 from agentloom.tracing import Listener
 
-__all__ = ["research", "research_sync", "ResearchOptions", "check_width", "corpus_paths"]
+__all__ = ["as_report", "mark_research", "research", "research_sync", "ResearchOptions", "check_width", "corpus_paths"]
 
 _CORPUS_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
 
@@ -76,12 +77,15 @@ async def research(
     store: RunStore | None = None,
     listeners: list[Listener] | None = None,
     quiet: bool = True,
+    approve: Any = None,
 ) -> Result:
     """Research ``question`` over ``corpus`` (default: the shipped example corpus) and return a
     ``Result`` whose ``output`` is the report's Markdown; ``meta`` holds ``short_answer``,
     ``width`` and ``depth``. ``memory`` is ``run`` (default), ``project`` or a bank file path.
     ``resume=True`` continues run ``run_id`` (a killed or budget-stopped run; pass a larger
-    ``budget`` to go further). ``quiet`` is accepted for symmetry with the CLI."""
+    ``budget`` to go further). ``quiet`` is accepted for symmetry with the CLI. ``approve`` sets
+    approval gates (``"plan"``, ``{"spend_over": 0.5}``, ``{"tools": [...]}``): the run then
+    returns ``stop_reason == "waiting"`` and continues through ``agentloom.approvals``."""
     from agentloom.research.pipeline import deep_research_graph
 
     if not resume and (question is None or not question.strip()):
@@ -99,8 +103,26 @@ async def research(
     inputs: dict[str, Any] | None = None
     if not resume:
         inputs = {"question": question.strip() if question else "", "width": check_width(width, "--width"), "depth": check_width(depth, "--depth")}
-    result = await graph.run(inputs, budget=budget, run_id=run_id, model=model, resume=resume, store=store, listeners=listeners)
-    return _as_report(result, store)
+    result = await graph.run(inputs, budget=budget, run_id=run_id, model=model, resume=resume, store=store, listeners=listeners,
+                             approve=approve)
+    if result.stop_reason == "waiting":
+        mark_research(result.run_id, store, paths)
+        return result
+    return as_report(result, store, paths)
+
+
+def mark_research(run_id: str, store: RunStore | None, corpus: list[str] | None = None) -> None:
+    """Note on a waiting run that it is a research run over ``corpus``, so resuming it writes the report."""
+    own = store is None
+    target = store or RunStore()
+    try:
+        record = target.get_run(run_id)
+        approval = dict(record.meta.get("approval") or {})
+        approval["recipe"] = {**dict(approval.get("recipe") or {}), "entry": "research", **({"corpus": corpus} if corpus else {})}
+        target.finish_run(run_id, "waiting", meta={"approval": approval})
+    finally:
+        if own:
+            target.close()
 
 
 def stream(question: str | None, *, maxsize: int = 10_000, **kwargs: Any) -> EventStream[Result]:
@@ -113,21 +135,37 @@ def stream(question: str | None, *, maxsize: int = 10_000, **kwargs: Any) -> Eve
 research.stream = stream  # type: ignore[attr-defined]
 
 
-def _as_report(result: Result, store: RunStore | None) -> Result:
+def as_report(result: Result, store: RunStore | None, corpus: list[str] | None = None) -> Result:
     """Turn the graph's ``{report, answer}`` output into the report Markdown, keep the short
-    answer in ``meta``, and store the report as the run's ``report.md`` artifact."""
+    answer in ``meta``, and store the report as the run's ``report.md`` artifact (with its numbered
+    citations and their corpus folders as ``citations.json``). A run that
+    passed approval gates gets a section with the projected cost beside the actual one."""
+    from agentloom.approvals import approvals_section
+
     output = result.output if isinstance(result.output, dict) else {}
     report = str(output.get("report") or "")
+    if report and result.meta.get("approvals"):
+        report = report.rstrip() + "\n\n" + approvals_section(result.meta)
     result = result.with_(output=report, meta={"short_answer": str(output.get("answer") or "")})
     if result.run_id and report:
         own = store is None
         target = store or RunStore()
         try:
             target.put_artifact(result.run_id, "report.md", report, mime="text/markdown")
+            target.put_artifact(result.run_id, "citations.json", json.dumps(citations_record(result, corpus)),
+                                mime="application/json")
         finally:
             if own:
                 target.close()
     return result
+
+
+def citations_record(result: Result, corpus: list[str] | None) -> dict[str, Any]:
+    """The run's numbered citations (``[1]`` is the first) and the corpus folders they are relative to."""
+    from agentloom._paths import default_corpus
+
+    roots = list(corpus or []) or [str(default_corpus().resolve())]
+    return {"corpus": roots, "citations": [{"n": n, **c.to_dict()} for n, c in enumerate(result.citations, start=1)]}
 
 
 def research_sync(question: str | None, **kwargs: Any) -> Result:

@@ -128,6 +128,9 @@ class Timeline:
     calls: int
     max_concurrency: int
     active: float
+    startup: float = 0.0  # before the first recorded step (imports, indexing): not drawn
+    paused: float = 0.0  # idle stretches longer than PAUSE_S (an interrupt before its resume): cut out
+    total: float | None = None  # the run's own wall time (the report footer's), when known
 
     @property
     def parallelism(self) -> float:
@@ -151,14 +154,27 @@ class Timeline:
         index = self._index()
         return sum(s.duration for s in self.critical_path if s.row_id in index and index[s.row_id].is_call)
 
+    @property
+    def critical_calls(self) -> int:
+        """How many calls the critical path passes through."""
+        index = self._index()
+        return len({s.row_id for s in self.critical_path if s.row_id in index and index[s.row_id].is_call})
+
     def summary(self) -> str:
-        crit_calls = sum(1 for r in self.critical_rows if r.is_call)
-        return (
+        text = (
             f"wall {secs(self.wall)}, busy {secs(self.busy)} in {self.calls} calls, "
             f"parallelism {self.parallelism:.2f}x avg (max {self.max_concurrency} concurrent), "
-            f"critical path {crit_calls} calls: {secs(self.critical_call_time)} in calls, "
-            f"{secs(max(0.0, self.wall - self.critical_call_time))} outside calls"
+            f"critical path through {self.critical_calls} call{'s' if self.critical_calls != 1 else ''}: "
+            f"{secs(self.critical_call_time)} in calls, {secs(max(0.0, self.wall - self.critical_call_time))} outside calls"
         )
+        extra = []
+        if self.startup >= 0.0005:
+            extra.append(f"{secs(self.startup)} start-up before the first step (not drawn)")
+        if self.paused > 0:
+            extra.append(f"{secs(self.paused)} paused between an interrupt and its resume (cut out)")
+        if self.total is not None and abs(self.total - self.wall) >= 0.005:
+            extra.append(f"{secs(self.total)} for the whole run, as its report says")
+        return text + ("; " + "; ".join(extra) if extra else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -170,6 +186,9 @@ class Timeline:
             "calls": self.calls,
             "parallelism": round(self.parallelism, 4),
             "max_concurrency": self.max_concurrency,
+            "startup_s": round(self.startup, 6),
+            "paused_s": round(self.paused, 6),
+            "total_s": round(self.total, 6) if self.total is not None else None,
             "critical_call_s": round(self.critical_call_time, 6),
             "critical_path": [
                 {"row_id": s.row_id, "start": round(s.start, 6), "end": round(s.end, 6)} for s in self.critical_path
@@ -201,21 +220,28 @@ def build_timeline(
     run_id: str = "",
     start: float | None = None,
     end: float | None = None,
+    total: float | None = None,
 ) -> Timeline:
     """The timeline of a run's events (as ``RunStore.events`` returns them). ``start``/``end``
-    (the run's created/finished times) widen the window when they lie outside the events."""
+    (the run's created/finished times): the chart begins at the first step (the time before it is
+    ``startup``) and ends at ``end`` when that is later than the events; ``total`` is the run's own
+    wall time (its report's), shown beside the chart's. Idle stretches longer than ``PAUSE_S``
+    (a run interrupted, then resumed) are cut out and counted as ``paused``."""
     raw = [e for e in events if e.get("start") is not None]
     kept = _kept(raw)
     starts = [_num(e.get("start"), 0.0) for e in kept]
     ends = [_num(e.get("end"), _num(e.get("start"), 0.0)) for e in kept]
-    t0 = min([*starts, *([start] if start is not None else [])], default=start or 0.0)
+    t0 = min(starts, default=start or 0.0)
+    startup = max(0.0, t0 - start) if start is not None and starts else 0.0
     t_end = max([*ends, *([end] if end is not None else [])], default=t0)
-    by_id = _rows(kept, t0)
+    gaps = _pauses(list(zip(starts, ends, strict=True)))
+    by_id = _rows(kept, t0, gaps)
     roots = _link(by_id, raw)
     ordered = _depth_first(by_id, roots)
     roots = _in_order(by_id, roots)
 
-    wall = max(0.0, t_end - t0)
+    paused = sum(b - a for a, b in gaps)
+    wall = max(0.0, t_end - t0 - paused)
     steps = _critical_path(by_id, roots, wall)
     calls = [r for r in ordered if r.is_call]
     return Timeline(
@@ -228,14 +254,41 @@ def build_timeline(
         calls=len(calls),
         max_concurrency=_max_concurrency(calls),
         active=_union_length([(r.start, r.end) for r in calls]),
+        startup=startup,
+        paused=paused,
+        total=total,
     )
 
 
+#: An idle stretch (no call or span open) longer than this is a pause (interrupt, then resume), not run time.
+PAUSE_S = 2.0
+
+
+def _pauses(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Stretches longer than ``PAUSE_S`` in which nothing was running, in time order."""
+    gaps: list[tuple[float, float]] = []
+    reach: float | None = None
+    for s, e in sorted(intervals):
+        if reach is not None and s - reach > PAUSE_S:
+            gaps.append((reach, s))
+        reach = e if reach is None else max(reach, e)
+    return gaps
+
+
+def _shift(t: float, gaps: list[tuple[float, float]]) -> float:
+    """``t`` with the pauses before it cut out."""
+    return t - sum(min(b, t) - a for a, b in gaps if a < t)
+
+
 def _kept(raw: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The events that become rows: calls, events with a duration, and spans with children."""
+    """The events that become rows: calls, events with a duration, and spans with children. A
+    ``graph_node`` event (the typed stream's) repeats its ``node`` span and is left out."""
     parent_ids = {e.get("parent_id") for e in raw if e.get("parent_id")}
+    node_spans = {e.get("name") for e in raw if e.get("kind") == "node"}
     kept: list[Mapping[str, Any]] = []
     for e in raw:
+        if e.get("kind") == "graph_node" and e.get("name") in node_spans and e.get("span_id") not in parent_ids:
+            continue
         s = _num(e.get("start"), 0.0)
         en = _num(e.get("end"), s)
         if e.get("kind") in CALL_KINDS or en > s or e.get("span_id") in parent_ids:
@@ -243,15 +296,15 @@ def _kept(raw: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return kept
 
 
-def _rows(kept: list[Mapping[str, Any]], t0: float) -> dict[str, Row]:
-    """One ``Row`` per kept event, by row id, with times relative to ``t0``."""
+def _rows(kept: list[Mapping[str, Any]], t0: float, gaps: list[tuple[float, float]]) -> dict[str, Row]:
+    """One ``Row`` per kept event, by row id, with times relative to ``t0`` (pauses cut out)."""
     by_id: dict[str, Row] = {}
     for n, e in enumerate(kept):
         rid = str(e.get("span_id") or f"_row{n}")
         if rid in by_id:
             rid = f"{rid}_{n}"
-        s = _num(e.get("start"), t0) - t0
-        en = max(s, _num(e.get("end"), _num(e.get("start"), t0)) - t0)
+        s = _shift(_num(e.get("start"), t0), gaps) - t0
+        en = max(s, _shift(_num(e.get("end"), _num(e.get("start"), t0)), gaps) - t0)
         by_id[rid] = Row(
             id=rid,
             parent_id=str(e["parent_id"]) if e.get("parent_id") else None,

@@ -148,6 +148,8 @@ class Database(ABC):
     def _settled(self, future: concurrent.futures.Future[Any]) -> None:
         with self._count_lock:
             self._pending -= 1
+        if future.cancelled():  # dropped at shutdown (Ctrl-C): nothing failed, nothing to report
+            return
         exc = future.exception()
         if exc is not None and self._failed is None:
             self._failed = exc

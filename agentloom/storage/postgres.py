@@ -5,7 +5,11 @@ quoting, ``INTEGER PRIMARY KEY``) is translated here so nothing above learns the
 
 from __future__ import annotations
 
+import os
+import random
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -27,6 +31,12 @@ SCHEMA_VERSION = 1
 POSTGRES = Dialect("postgres", marker="?", fulltext="tsvector")
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\[([A-Za-z_][A-Za-z0-9_]*)\]|\bIS \?|\?|%|INTEGER PRIMARY KEY|INSERT OR IGNORE", re.I)
+
+
+#: Times a transaction rolled back by a deadlock or serialization conflict is run again.
+_ROLLBACK_RETRIES = 6
+
+_DDL = re.compile(r"\s*(CREATE|ALTER|DROP)\s", re.I)
 
 
 def is_postgres_url(value: str | Path) -> bool:
@@ -79,7 +89,10 @@ class _Conn:
         self.raw = raw
 
     def execute(self, sql: str, parameters: Params = (), /) -> Any:
-        return self.raw.execute(translate(sql), tuple(parameters))  # always a tuple: ``%%`` is then ``%``
+        text = translate(sql)
+        if _DDL.match(text):  # concurrent CREATE ... IF NOT EXISTS can collide in Postgres's catalog:
+            self.raw.execute("SELECT pg_advisory_xact_lock(hashtext('loom_ddl'))")  # one at a time, to commit
+        return self.raw.execute(text, tuple(parameters))  # always a tuple: ``%%`` is then ``%``
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Params], /) -> Any:
         cur = self.raw.cursor()
@@ -106,6 +119,16 @@ class PostgresDatabase(Database):
         self._create = create
         self.schema = _schema(kind)
         super().__init__(redact_url(url), kind, writer_key=f"postgres:{redact_url(url)}#{self.schema}")
+        self._conn.close()  # it created or checked the schema; reads borrow from the shared pool
+        self._readers = _reader_pool(url, self.schema)
+
+    def query(self, fn: Callable[[Any], T], *, after_writes: bool = True) -> T:
+        """Run the read function on a connection borrowed from the pool of this URL and schema,
+        so reads from many threads run side by side (writes stay on the store's writer)."""
+        if after_writes and self._pending:
+            self.flush()
+        with self._readers.connection() as raw:
+            return self.guard(lambda: fn(_Conn(raw)))
 
     def _connect(self) -> _Conn:
         try:
@@ -170,8 +193,23 @@ class PostgresDatabase(Database):
             raise StoreError(f"{self.path}: {self.kind} store error ({_one_line(exc)}); is the Postgres server up?") from None
 
     def _transaction(self, conn: _Conn, fn: Callable[[Any], T]) -> T:
-        with conn.raw.transaction():
-            return self.guard(lambda: fn(conn))
+        return self.guard(lambda: self._retrying(conn, fn))
+
+    def _retrying(self, conn: _Conn, fn: Callable[[Any], T]) -> T:
+        """One transaction; one that Postgres rolled back for a deadlock or a serialization
+        conflict with another process is run again (a few times, with jittered backoff)."""
+        import psycopg
+
+        for attempt in range(_ROLLBACK_RETRIES + 1):
+            try:
+                with conn.raw.transaction():
+                    return fn(conn)
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+                if attempt == _ROLLBACK_RETRIES:
+                    raise StoreError(f"{self.path}: {self.kind} store: a transaction kept conflicting with other "
+                                     f"processes ({_one_line(exc)})") from None
+                time.sleep(random.uniform(0.005, 0.02) * (2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 # Migrations from version N to N+1, run in the opening transaction under the schema's advisory lock.
@@ -184,6 +222,30 @@ def _migrate(conn: _Conn, schema: str, version: int) -> None:
     for v in range(version, SCHEMA_VERSION):
         for sql in _MIGRATIONS.get(v, ()):
             conn.raw.execute(sql.replace("{schema}", schema))
+
+
+#: Connections each reader pool may open (per URL and store schema, shared by the process).
+POOL_MAX = int(os.environ.get("AGENTLOOM_PG_POOL_MAX", "8"))
+
+_pools: dict[tuple[str, str], Any] = {}
+_pools_lock = threading.Lock()
+
+
+def _reader_pool(url: str, schema: str) -> Any:
+    """The process's psycopg-pool ``ConnectionPool`` for reads of one store schema."""
+    with _pools_lock:
+        pool = _pools.get((url, schema))
+        if pool is None:
+            from psycopg_pool import ConnectionPool
+
+            def configure(raw: Any) -> None:
+                _integral_numerics(raw)
+                raw.execute(f'SET search_path TO "{schema}", public')
+
+            pool = ConnectionPool(url, min_size=1, max_size=max(POOL_MAX, 1), open=True, configure=configure,
+                                  kwargs={"autocommit": True, "prepare_threshold": 0}, name=f"loom-{schema}")
+            _pools[(url, schema)] = pool
+        return pool
 
 
 class PostgresBackend:
@@ -211,16 +273,27 @@ async def _checkpointer(url: str) -> Any:
     except ImportError:
         raise StoreError("checkpoints on Postgres need langgraph-checkpoint-postgres: pip install 'agentloom[postgres]'") from None
     from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
 
-    conn = await AsyncConnection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
+    setup = await AsyncConnection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
     try:
-        await conn.execute('CREATE SCHEMA IF NOT EXISTS "loom_checkpoints"')
-        await conn.execute('SET search_path TO "loom_checkpoints", public')
-        saver = AsyncPostgresSaver(conn)  # type: ignore[arg-type]
-        await _setup_once(saver, conn)
-        yield saver
+        await setup.execute('CREATE SCHEMA IF NOT EXISTS "loom_checkpoints"')
+        await setup.execute('SET search_path TO "loom_checkpoints", public')
+        await _setup_once(AsyncPostgresSaver(setup), setup)  # type: ignore[arg-type]
     finally:
-        await conn.close()
+        await setup.close()
+
+    async def configure(conn: Any) -> None:
+        await conn.execute('SET search_path TO "loom_checkpoints", public')
+
+    # a pool, so the checkpoint writes of parallel branches do not queue on one connection
+    pool = AsyncConnectionPool(url, min_size=1, max_size=max(POOL_MAX, 1), open=False, configure=configure,
+                               kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+    await pool.open()
+    try:
+        yield AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+    finally:
+        await pool.close()
 
 
 async def _setup_once(saver: Any, conn: Any) -> None:

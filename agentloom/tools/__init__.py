@@ -38,6 +38,7 @@ __all__ = [
     "web_tools",
     "web_search",
     "http_fetch",
+    "mcp_tools",
 ]
 
 _LAZY = {
@@ -47,6 +48,7 @@ _LAZY = {
     "web_tools": "agentloom.tools.web",
     "web_search": "agentloom.tools.web",
     "http_fetch": "agentloom.tools.web",
+    "mcp_tools": "agentloom.tools.mcp",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -26,6 +26,7 @@ from agentloom.budget import Cost
 from agentloom.errors import BudgetExceeded, ConfigError
 from agentloom.models.types import ToolCall
 from agentloom.tools.base import Tool, ToolArgumentError, ToolResult
+from agentloom.tools.gate import check as gate_check
 
 __all__ = ["ToolExecutor", "Task", "ToolCache", "resolve_references", "references_in"]
 
@@ -261,6 +262,7 @@ class ToolExecutor:
             kwargs = tool.validate(args)
         except ToolArgumentError as exc:
             return self._failed(call_id, name, args, str(exc), "ToolArgumentError")
+        gate_check(name, kwargs)  # an approval gate may pause the run here, or refuse the call
         cache = self.cache
         if cache is None:
             ctx = tracing.current()

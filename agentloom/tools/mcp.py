@@ -1,148 +1,34 @@
-"""Tools from MCP servers: one long-lived session per server, started in parallel, each server's
-failure kept to its own tools (a dead or hung server answers every call with one clear error)."""
+"""Tools from MCP servers: ``mcp_tools(command=[...] | url=...)`` opens one long-lived session
+per server (as an async context manager, or owned by the run that uses it); servers start in
+parallel and a failed server only fails its own tools. The ``mcp`` package is imported lazily."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-from collections.abc import Sequence
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
+from agentloom import tracing
 from agentloom.errors import ConfigError, ToolArgumentError
 from agentloom.tools.base import Tool
+from agentloom.tools.mcp_session import McpServer
 
-__all__ = ["McpServer", "McpTool", "mcp_tools"]
+__all__ = ["McpServer", "McpTool", "mcp_tools", "open_each", "open_toolsets"]
 
-
-class McpServer:
-    """One MCP server's session, owned by a background task so its anyio scopes open and close
-    in the same task; ``error`` says why its tools are unavailable."""
-
-    def __init__(
-        self,
-        *,
-        command: Sequence[str] | None = None,
-        url: str | None = None,
-        env: dict[str, str] | None = None,
-        timeout: float = 30.0,
-    ) -> None:
-        if (command is None) == (url is None):
-            raise ConfigError("mcp_tools: give exactly one of command=[...] or url='http://.../mcp'")
-        if command is not None and not list(command):
-            raise ConfigError("mcp_tools: command must name a program to run")
-        self.command = list(command) if command is not None else None
-        self.url = url
-        self.env = env
-        self.timeout = timeout
-        self.label = " ".join(self.command) if self.command else str(url)
-        self.session: Any = None
-        self.listed: list[Any] = []
-        self.error: str | None = None
-        self._ready = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def _transport(self, stack: contextlib.AsyncExitStack) -> tuple[Any, Any]:
-        if self.command is not None:
-            from mcp import StdioServerParameters
-            from mcp.client.stdio import stdio_client
-
-            params = StdioServerParameters(
-                command=self.command[0], args=self.command[1:], env={**os.environ, **(self.env or {})}
-            )
-            read, write = await stack.enter_async_context(stdio_client(params))
-            return read, write
-        from mcp.client.streamable_http import streamable_http_client
-
-        read, write = await stack.enter_async_context(streamable_http_client(str(self.url)))
-        return read, write
-
-    async def _run(self) -> None:
-        from mcp import ClientSession
-
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                read, write = await self._transport(stack)
-                session = await stack.enter_async_context(ClientSession(read, write))
-                await asyncio.wait_for(session.initialize(), self.timeout)
-                listed = await asyncio.wait_for(session.list_tools(), self.timeout)
-                self.session, self.listed = session, list(listed.tools)
-                self._ready.set()
-                await self._stop.wait()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - a server's failure stays with its tools
-            if self.error is None:
-                self.error = _describe(exc, self)
-        finally:
-            self.session = None
-            if self.error is None and not self._stop.is_set():
-                self.error = f"MCP server {self.label!r} stopped"
-            self._ready.set()
-
-    async def start(self) -> None:
-        """Start the session and wait until its tools are listed, it failed, or ``timeout`` passed."""
-        self._task = asyncio.create_task(self._run())
-        try:
-            await asyncio.wait_for(self._ready.wait(), self.timeout + 1.0)
-        except TimeoutError:
-            self.error = f"MCP server {self.label!r} did not list its tools within {self.timeout:g}s"
-            await self.stop()
-
-    async def stop(self) -> None:
-        """End the session (and the server process, for stdio)."""
-        self._stop.set()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), 5.0)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-        except BaseException:  # noqa: BLE001 - already recorded in self.error
-            pass
-
-    async def call(self, name: str, args: dict[str, Any]) -> Any:
-        """Call one tool on this server's session; a dead server raises one clear error."""
-        session = self.session
-        if session is None or self.error is not None:
-            raise RuntimeError(self.error or f"MCP server {self.label!r} is not running")
-        try:
-            result = await asyncio.wait_for(session.call_tool(name, args), self.timeout)
-        except TimeoutError:
-            raise RuntimeError(f"MCP tool {name!r} on {self.label!r} timed out after {self.timeout:g}s") from None
-        except Exception as exc:
-            if self.error is None and (self._task is None or self._task.done()):
-                self.error = _describe(exc, self)
-            raise RuntimeError(self.error or f"MCP tool {name!r} on {self.label!r} failed: {exc}") from None
-        text = "\n".join(getattr(block, "text", "") for block in result.content if getattr(block, "text", None))
-        if result.is_error:
-            raise RuntimeError(f"MCP tool {name!r} failed: {text or 'no message'}")
-        structured = result.structured_content
-        if isinstance(structured, dict) and set(structured) == {"result"}:
-            return structured["result"]
-        return structured if structured is not None and not text else text
-
-
-def _describe(exc: BaseException, server: McpServer) -> str:
-    """One line for why a server's tools are unavailable (exception groups unwrapped)."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    message = str(exc) or type(exc).__name__
-    return f"MCP server {server.label!r} is unavailable: {message}"
+_log = logging.getLogger("agentloom.mcp")
 
 
 class McpTool(Tool):
-    """A tool listed by an MCP server: its schema is the server's, calls go over the session."""
+    """A tool listed by an MCP server: its schema is the server's, calls go over the session.
+    Never cached: an MCP tool may have side effects, so every call reaches the server."""
 
     def __init__(self, server: McpServer, name: str, description: str, input_schema: dict[str, Any]) -> None:
         async def call(**kwargs: Any) -> Any:
             return await server.call(name, kwargs)
 
-        super().__init__(call, name=name, description=description or name, cacheable=False)
+        super().__init__(call, name=name, description=description or name, cache=False)
         self.server = server
         self.input_schema = dict(input_schema or {"type": "object", "properties": {}})
 
@@ -168,7 +54,8 @@ class McpTool(Tool):
 
 class mcp_tools:  # noqa: N801 - used like a function: ``async with mcp_tools(command=[...]) as tools``
     """Tools from one MCP server (``command=[...]`` for stdio or ``url=`` for streamable HTTP),
-    filtered by ``allow``/``deny``; an async context manager owning the session's lifetime."""
+    filtered by ``allow``/``deny``. ``async with`` it for a session you own, or hand it to an
+    ``Agent`` in ``tools=[...]`` and each run opens (and closes) its own session."""
 
     def __init__(
         self,
@@ -180,15 +67,30 @@ class mcp_tools:  # noqa: N801 - used like a function: ``async with mcp_tools(co
         timeout: float = 30.0,
         env: dict[str, str] | None = None,
     ) -> None:
+        for key, names in (("allow", allow), ("deny", deny)):
+            if isinstance(names, str):
+                raise ConfigError(f"mcp_tools: {key} must be a list of tool names, not the string {names!r}")
+        self._config: dict[str, Any] = {
+            "command": command, "url": url, "allow": allow, "deny": deny, "timeout": timeout, "env": env,
+        }
         self.server = McpServer(command=command, url=url, env=env, timeout=timeout)
         self.allow = set(allow) if allow is not None else None
         self.deny = set(deny or ())
         self.tools: list[Tool] = []
 
     @property
+    def label(self) -> str:
+        """The server's command line or URL."""
+        return self.server.label
+
+    @property
     def error(self) -> str | None:
         """Why this server's tools are unavailable, or None."""
         return self.server.error
+
+    def fresh(self) -> mcp_tools:
+        """A new, unopened toolset for the same server (one session per run)."""
+        return mcp_tools(**self._config)
 
     async def __aenter__(self) -> list[Tool]:
         await self.server.start()
@@ -197,7 +99,32 @@ class mcp_tools:  # noqa: N801 - used like a function: ``async with mcp_tools(co
             for t in self.server.listed
             if (self.allow is None or t.name in self.allow) and t.name not in self.deny
         ]
+        if self.error is not None:
+            _log.warning("%s", self.error)
+            tracing.emit("decision", "mcp", status="error", data={"action": "mcp_unavailable", "reason": self.error})
         return self.tools
 
     async def __aexit__(self, *exc: object) -> None:
         await self.server.stop()
+
+
+@contextlib.asynccontextmanager
+async def open_each(toolsets: Mapping[str, mcp_tools]) -> AsyncIterator[dict[str, list[Tool]]]:
+    """Open a fresh session of each toolset, all servers starting in parallel; yield each one's
+    tools by key (a failed server has none; its error is logged and recorded); close all after."""
+    opened = {key: ts.fresh() for key, ts in toolsets.items()}
+    if not opened:
+        yield {}
+        return
+    try:
+        lists = await asyncio.gather(*(ts.__aenter__() for ts in opened.values()))
+        yield dict(zip(opened, lists, strict=True))
+    finally:
+        await asyncio.gather(*(ts.__aexit__(None, None, None) for ts in opened.values()), return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def open_toolsets(toolsets: Iterable[mcp_tools]) -> AsyncIterator[list[Tool]]:
+    """``open_each`` for a list: yield all the tools of the servers that started."""
+    async with open_each({str(i): ts for i, ts in enumerate(toolsets)}) as opened:
+        yield [t for tools in opened.values() for t in tools]

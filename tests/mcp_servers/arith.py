@@ -7,7 +7,8 @@ import sys
 
 from mcp.server.mcpserver import MCPServer
 
-server = MCPServer("arith")
+server = MCPServer("arith", log_level="WARNING")
+_calls = {"n": 0}
 
 
 @server.tool()
@@ -20,6 +21,19 @@ def add(a: int, b: int) -> int:
 def shout(text: str) -> str:
     """Upper-case a text."""
     return text.upper()
+
+
+@server.tool()
+def tally() -> str:
+    """How many times tally was called in this server process, and the process id."""
+    _calls["n"] += 1
+    return f"{_calls['n']} in {os.getpid()}"
+
+
+@server.tool()
+def greeting() -> str:
+    """The value of the GREETING environment variable the server was started with."""
+    return os.environ.get("GREETING", "unset")
 
 
 @server.tool()

@@ -20,7 +20,7 @@ from agentloom.graph.spec import (
     ScheduledPlannerNode,
 )
 
-__all__ = ["run_planner"]
+__all__ = ["plan_branches", "run_planner"]
 
 
 class _Verdictish:
@@ -113,6 +113,9 @@ def _branches(sub_tasks: list[str], question: str, width: int) -> list[str]:
     if not sub_tasks:
         return [question] * width
     return [sub_tasks[i % len(sub_tasks)] for i in range(max(width, len(sub_tasks)))]
+
+
+plan_branches = _branches
 
 
 async def run_planner(n: Any, name: str, scope: Mapping[str, Any], res: Resources) -> Output:

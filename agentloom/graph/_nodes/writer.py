@@ -64,7 +64,10 @@ def _usage_for_report(scope: Mapping[str, Any]) -> dict[str, Any]:
     return usage
 
 
-async def run_writer(n: WriterNode, name: str, scope: Mapping[str, Any], res: Resources, partial: bool) -> Output:
+async def run_writer(n: WriterNode, name: str, scope: Mapping[str, Any], res: Resources, partial: bool,
+                     *, use_model: bool = True) -> Output:
+    """The report from the findings in ``scope``; ``use_model=False`` (a denied run) writes it
+    extractively, marked partial, without spending anything."""
     from agentloom.agents.writer import WRITER_INSTRUCTIONS, Writer
 
     question = node_question(n.question, scope, name) or ""
@@ -89,18 +92,22 @@ async def run_writer(n: WriterNode, name: str, scope: Mapping[str, Any], res: Re
         max_tokens=as_int(render(n.max_tokens, scope), f"{name}.max_tokens"),
         instructions=text_of(render(n.instructions, scope)) if n.instructions else WRITER_INSTRUCTIONS,
     )
-    limited = False
-    try:
-        # usage is read after the writer's own model call, so the footer counts it too
-        report = await writer.write(question, findings, passages, usage=lambda: _usage_for_report(scope), partial=partial,
-                                    ungrounded=ungrounded)
-    except BudgetExceeded:
-        # No budget left for the model: still write the report, extractively and marked partial.
-        from agentloom.agents.writer import finalize, findings_body
+    from agentloom.agents.writer import finalize, findings_body
 
+    limited = False
+    report = None
+    if use_model:
+        try:
+            # usage is read after the writer's own model call, so the footer counts it too
+            report = await writer.write(question, findings, passages, usage=lambda: _usage_for_report(scope), partial=partial,
+                                        ungrounded=ungrounded)
+        except BudgetExceeded:
+            limited = True
+    if report is None:
+        # No budget left for the model (or a person denied more spending): still write the
+        # report, extractively and marked partial.
         body = findings_body(question, findings)
         report = finalize(body, passages, question=question, usage=_usage_for_report(scope), partial=True, ungrounded=ungrounded)
-        limited = True
     return (
         {
             "title": report.title,

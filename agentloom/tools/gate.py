@@ -1,0 +1,32 @@
+"""The hook an approval gate puts in front of tool calls: ``ToolExecutor`` calls the current
+gate (a context variable, set by the graph run) with each call's tool name and arguments before
+it runs; the gate returns to let the call run, or raises to pause or refuse it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["ToolGate", "check", "use_gate"]
+
+ToolGate = Callable[[str, dict[str, Any]], None]
+_gate: ContextVar[ToolGate | None] = ContextVar("agentloom_tool_gate", default=None)
+
+
+def check(name: str, args: dict[str, Any]) -> None:
+    """Ask the current gate, if any, about a call of ``name`` with ``args``."""
+    gate = _gate.get()
+    if gate is not None:
+        gate(name, args)
+
+
+@contextmanager
+def use_gate(gate: ToolGate | None) -> Iterator[None]:
+    """Make ``gate`` the tool gate for the body (and every task started inside it)."""
+    token = _gate.set(gate)
+    try:
+        yield
+    finally:
+        _gate.reset(token)

@@ -1,0 +1,72 @@
+"""The live view on a real terminal: ``loom research`` and ``loom run`` under tmux at 80 and 140
+columns draw a framed view that fits, a stage line and budget bars, and the report as Markdown."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+
+
+def in_tmux(argv: list[str], width: int, home: Path) -> str:
+    """Run ``loom ARGV`` in a detached tmux pane WIDTH columns wide; the pane's text when it ends."""
+    name = f"loom-{uuid.uuid4().hex[:8]}"
+    done = home / f"{name}.done"
+    cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "agentloom.cli", "--home", str(home), *argv])
+    go = home / f"{name}.go"
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width), "-y", "60",
+                    f"while [ ! -e {shlex.quote(str(go))} ]; do sleep 0.1; done; "
+                    f"cd {shlex.quote(str(ROOT))} && {cmd}; touch {shlex.quote(str(done))}; sleep 60"], check=True)
+    try:
+        # a running server may have sized the window already: set the width, then start loom
+        subprocess.run(["tmux", "resize-window", "-t", name, "-x", str(width), "-y", "60"], check=True)
+        go.touch()
+        deadline = time.monotonic() + 120
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert done.exists(), "loom did not finish in tmux"
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", name, "-S", "-500"], capture_output=True,
+                              text=True, check=True).stdout
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], check=False)
+
+
+@pytest.mark.parametrize("width", [80, 140])
+def test_research_live_view_fits_and_report_is_rendered(width: int, tmp_path: Path) -> None:
+    text = in_tmux(["research", "How is Marrowick supplied with water?"], width, tmp_path)
+    lines = text.splitlines()
+    frame = _frame(lines)
+    bad = [line for line in frame if not (len(line) == width and line[0] in "╭│╰" and line[-1] in "╮│╯")]
+    assert not bad, bad  # nothing wrapped
+    top = next(line for line in lines if line.startswith("╭─ loom research"))
+    assert top.endswith("╮") and len(top) == width
+    assert any("plan ✓ → research ✓ → verify ✓ → merge ✓ → write ✓" in line for line in lines)
+    assert any(line.strip("│ ").startswith("tokens ") and " of " in line for line in lines)
+    assert sum(1 for line in lines if line.startswith("╭─")) == 1  # the frame is drawn once
+    assert not any(line.startswith("## ") for line in lines)  # Markdown rendered, not raw
+    assert any("References" in line for line in lines)
+
+
+def test_loom_run_gets_the_same_view(tmp_path: Path) -> None:
+    text = in_tmux(["run", "examples/pdr_reasoning.yaml", "-i", "question=How is Marrowick supplied with water?"], 80,
+                   tmp_path)
+    lines = text.splitlines()
+    assert any(line.startswith("╭─ loom run: pdr_reasoning") for line in lines)
+    assert any("draft ✓ → score ✓ → refine ✓" in line for line in lines)
+    assert all(len(line) == 80 and line[-1] in "╮│╯" for line in _frame(lines))
+
+
+def _frame(lines: list[str]) -> list[str]:
+    """The live view's last frame: from its top border to its bottom border."""
+    top = max(i for i, line in enumerate(lines) if line.startswith("╭─"))
+    bottom = next(i for i in range(top, len(lines)) if lines[i].startswith("╰"))
+    return lines[top : bottom + 1]
