@@ -248,7 +248,8 @@ class Agent:
         if self.planner is not None:
             try:
                 final, budget_limited, stop_reason, meta, memory_hits = await self._planned(task, tools, executor, passages, messages)
-            except ApprovalDenied:
+            except ApprovalDenied as exc:
+                _own_denial(exc, gates)
                 final, budget_limited, stop_reason, meta, memory_hits = _found_so_far(messages, passages) or "", False, "denied", {}, 0
         else:
             final, budget_limited, stop_reason, meta, memory_hits = await self._react(
@@ -329,8 +330,8 @@ class Agent:
         if retrieve and evidence and budget.remaining_fraction() >= _FINISH_AT:
             try:
                 memory_hits += await self._retrieve_first(task, evidence[0], executor, passages, messages)
-            except ApprovalDenied:
-                denied = True
+            except ApprovalDenied as exc:
+                denied = _own_denial(exc, gates)
 
         for turn in range(0 if denied else self.max_turns):
             if budget.remaining_fraction() < _FINISH_AT:
@@ -391,8 +392,8 @@ class Agent:
                 messages.append(Message("assistant", completion.text if mode == "native" else None, batch))
             try:
                 results = await executor.run_batch(batch)
-            except ApprovalDenied:  # a person refused a call: the run ends with what it found
-                denied = True
+            except ApprovalDenied as exc:  # a person refused a call: the run ends with what it found
+                denied = _own_denial(exc, gates)
                 break
             for result in results:
                 messages.append(Message("tool", result.content(), tool_call_id=result.call_id, name=result.name))
@@ -534,6 +535,13 @@ class Agent:
         )
         completion = await call_model(self.model, request)
         return completion.parsed
+
+
+def _own_denial(exc: ApprovalDenied, gates: LiveGates | None) -> bool:
+    """True for a denial at this agent's own gates; any other (a graph's tool gate) goes on up."""
+    if gates is None or gates.denied != exc.record:
+        raise exc
+    return True
 
 
 def _found_so_far(messages: list[Message], passages: dict[str, Citation], why: str = "before a person stopped the run") -> str | None:
