@@ -78,11 +78,12 @@ async def test_handler_denial_ends_the_run_without_the_call() -> None:
 
 async def wait_for_waiting(deadline_s: float = 30) -> approvals.RunHandle:
     deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        found = await asyncio.to_thread(approvals.waiting)
-        if found:
-            return found[0]
-        await asyncio.sleep(0.05)
+    with RunStore() as store:  # one connection for the polling
+        while time.monotonic() < deadline:
+            found = await asyncio.to_thread(approvals.waiting, store=store)
+            if found:
+                return approvals.get(found[0].run_id)
+            await asyncio.sleep(0.1)
     raise AssertionError("the agent run never showed up as waiting")
 
 
