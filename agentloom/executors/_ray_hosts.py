@@ -101,8 +101,8 @@ class _Mailbox:
 class HostPool:
     """A fixed number of ``_Host`` actors spread over the cluster; each call goes to the one
     with the fewest calls in flight. The actors ask for no CPU (they wait on I/O; CPU-heavy
-    tools ask for their own); Ray restarts a dead one and re-runs its calls up to
-    ``max_retries`` times."""
+    tools ask for their own). Ray restarts a dead host every time (a host serves many runs) and
+    re-runs each call it was running up to ``max_retries`` times."""
 
     def __init__(self, ray: Any, size: int, max_retries: int) -> None:
         self.ray = ray
@@ -113,7 +113,7 @@ class HostPool:
         self._busy: list[int] = []
 
     def _spawn(self) -> Any:
-        return self._host.options(num_cpus=0, max_concurrency=1000, max_restarts=self.max_retries,
+        return self._host.options(num_cpus=0, max_concurrency=1000, max_restarts=-1,
                                   max_task_retries=self.max_retries, scheduling_strategy="SPREAD").remote()
 
     def pick(self) -> int:
