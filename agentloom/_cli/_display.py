@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -71,14 +73,30 @@ class RunDisplay:
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> RunDisplay:
         if self.mode == "live":
-            from rich.console import Console
             from rich.live import Live
 
-            console = Console(file=self.stream, width=self.width)
             # get_renderable: every refresh redraws, so running times and spinners tick between events
-            self._live = Live(console=console, refresh_per_second=8, transient=False, get_renderable=self._render)
+            self._live = Live(console=self._console(), refresh_per_second=8, transient=False, get_renderable=self._render)
             self._live.start()
         return self
+
+    def _console(self) -> Any:
+        from rich.console import Console
+
+        return Console(file=self.stream, width=self.width)
+
+    @contextmanager
+    def paused(self) -> Iterator[Any]:
+        """Stop redrawing (its last frame stays) so the body can print and read the keyboard on a
+        rich console of the same stream; the view starts again after it."""
+        live, self._live = self._live, None
+        if live is not None:
+            live.stop()
+        try:
+            yield self._console()
+        finally:
+            if live is not None:
+                self.__enter__()
 
     def __exit__(self, *exc: object) -> None:
         self._finished = True

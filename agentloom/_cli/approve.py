@@ -12,7 +12,7 @@ import click
 if TYPE_CHECKING:
     from agentloom.result import Result
 
-__all__ = ["EXIT_WAITING", "approve", "approve_option", "deny", "report_waiting", "waiting"]
+__all__ = ["EXIT_WAITING", "approve", "approve_option", "deny", "read_plan_edit", "report_waiting", "waiting"]
 
 #: A run paused at an approval gate (``loom runs approve RUN_ID`` / ``deny`` continues it).
 EXIT_WAITING = 4
@@ -38,7 +38,7 @@ def report_waiting(result: Result, as_json: bool) -> None:
     raise SystemExit(EXIT_WAITING)
 
 
-def _edit(path: str | None) -> dict[str, Any] | None:
+def read_plan_edit(path: str | None) -> dict[str, Any] | None:
     """The edited plan in ``path`` (YAML or JSON: sub_tasks, width or branches)."""
     if path is None:
         return None
@@ -96,7 +96,7 @@ def approve(run_id: str, edit_plan: str | None, model: str | None, as_json: bool
 
     Exit codes: as the run (0 done, 1 failed, 3 budget exhausted, 4 waits at another gate).
     """
-    _finish(_resume(run_id, True, None, _edit(edit_plan), model), as_json)
+    _finish(_resume(run_id, True, None, read_plan_edit(edit_plan), model), as_json)
 
 
 @click.command("deny")

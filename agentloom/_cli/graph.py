@@ -129,9 +129,14 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
                          stages=list(graph.spec.nodes))
 
     async def go() -> Any:
+        from agentloom._cli._keypress import answer_in_view, can_ask
+
         with display:  # the same live view as research on a terminal, plain lines otherwise
-            return await graph.run(given or None, budget=budget, run_id=run_id, model=model, resume=resume is not None,
-                                   listeners=[display], approve=_gates(approve_gates))
+            result = await graph.run(given or None, budget=budget, run_id=run_id, model=model, resume=resume is not None,
+                                     listeners=[display], approve=_gates(approve_gates))
+            if result.stop_reason == "waiting" and can_ask(display):
+                result = await answer_in_view(result, display, model=model)  # a keypress in the live view
+            return result
 
     try:
         result = asyncio.run(go())

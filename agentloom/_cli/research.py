@@ -86,10 +86,11 @@ def research(
     display = RunDisplay(f"loom research: {question or 'resume ' + run_id}", budget, mode=mode)
 
     async def go() -> Result:
+        from agentloom._cli._keypress import answer_in_view, can_ask
         from agentloom.research.run import research as run_research
 
         with display:
-            return await run_research(
+            result = await run_research(
                 question,
                 corpus=paths or None,
                 model=model,
@@ -102,6 +103,9 @@ def research(
                 listeners=[display],
                 approve=gates,
             )
+            if result.stop_reason == "waiting" and can_ask(display):
+                result = await answer_in_view(result, display, model=model)  # a keypress in the live view
+            return result
 
     try:
         result = asyncio.run(go())
