@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar
@@ -318,7 +319,8 @@ class _Builder:
             configurable=self._configurable(config), run_id=ctx.run_id if ctx is not None else "",
             parent_span=ctx.span_id if ctx is not None else None, parent_team=ctx.team if ctx is not None else None,
             budget_name=shared, budget_limits=limits, seconds_left=left, home=str(loom_home().resolve()),
-            database_url=database_url(), ray_settings=_remote_branch.ray_settings(executors.current()))
+            database_url=database_url(), ray_settings=_remote_branch.ray_settings(executors.current()),
+            driver_host=socket.gethostname())
 
     def map_join(self, name: str) -> Callable[..., Any]:
         async def join(state: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ run store and hands them to its listeners as if the branch had run here."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentloom import executors, tracing
 from agentloom.budget import Budget, Cost
+from agentloom.errors import ConfigError
 
 if TYPE_CHECKING:
     from agentloom.graph._resources import Resources
@@ -66,6 +68,8 @@ class BranchJob:
     database_url: str | None = None
     #: the run's Ray settings (num_cpus, max_retries): the branch's ``remote=True`` tools are Ray tasks too
     ray_settings: tuple[float, int] | None = None
+    #: the driver's machine: a worker elsewhere needs a database both reach (Postgres)
+    driver_host: str = ""
 
 
 async def run_remote(executor: executors.Executor, job: BranchJob, ctx: tracing.RunContext | None) -> tuple[Any, dict[str, Any]]:
@@ -131,6 +135,10 @@ async def run_on_worker(job: BranchJob, send: Callable[[Any], None] | None = Non
     from agentloom._paths import set_home
     from agentloom.storage import prefer_database
 
+    if not job.database_url and job.driver_host and job.driver_host != socket.gethostname():
+        raise ConfigError(f"branch {job.label} ran on {socket.gethostname()}, another machine than the run's "
+                          f"({job.driver_host}), but the run keeps its budget and memory in SQLite files there; "
+                          "point every machine at one database: AGENTLOOM_DATABASE_URL=postgresql://...")
     set_home(job.home)
     if job.database_url:
         prefer_database(job.database_url)
