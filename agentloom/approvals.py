@@ -41,7 +41,8 @@ class ApprovalRequest:
 
     @property
     def projected(self) -> Mapping[str, Any]:
-        """The projected cost (plan and spend gates): branches, llm_calls, tokens, usd, estimate."""
+        """The projected cost (plan and spend gates): branches, llm_calls, tokens, usd (the rest of the
+        run), run_tokens and run_llm_calls (the whole run), per_branch, basis and estimate."""
         value = self.data.get("projected")
         return value if isinstance(value, Mapping) else {}
 
@@ -163,10 +164,17 @@ def _money(projected: Mapping[str, Any]) -> str:
     if projected.get("llm_calls") is not None:
         parts.append(f"~{projected['llm_calls']:g} model calls")
     if projected.get("tokens") is not None:
-        parts.append(f"~{projected['tokens']} tokens")
+        parts.append(f"~{projected['tokens']:,} tokens")
     if projected.get("usd") is not None:
         parts.append(f"~${projected['usd']:.4f}")
     return ", ".join(parts) or "unknown"
+
+
+def _whole(projected: Mapping[str, Any]) -> str:
+    """The projected whole run (spend before the gate included), when the projection has it."""
+    if projected.get("run_tokens") is None:
+        return ""
+    return f"; whole run ~{projected['run_tokens']:,} tokens in ~{projected.get('run_llm_calls', 0):g} model calls"
 
 
 def describe_request(data: Mapping[str, Any]) -> str:
@@ -176,14 +184,15 @@ def describe_request(data: Mapping[str, Any]) -> str:
         projected = data.get("projected") or {}
         lines = [f"plan gate at '{data.get('node')}': width {data.get('width')}, depth {data.get('depth')}, "
                  f"{len(data.get('branches') or [])} branches",
-                 f"  projected: {_money(projected)} (estimate: {projected.get('estimate', 'planner')})"]
+                 f"  projected: {_money(projected)} for the branches and the steps after them{_whole(projected)}",
+                 f"  (an estimate: {projected.get('estimate', 'planner')})"]
         if data.get("reason"):
             lines.append(f"  why: {data['reason']}")
         lines += [f"  sub-question: {t}" for t in data.get("sub_tasks") or []]
         return "\n".join(lines)
     if gate == "spend":
         return (f"spend gate before '{data.get('node')}': the run would pass {data.get('spend_over')} "
-                f"(spent {data.get('spent')}, projected next step {_money(data.get('projected') or {})})")
+                f"(spent {data.get('spent')}, projected from here {_money(data.get('projected') or {})})")
     if gate == "tool":
         return f"tool gate: {data.get('tool')} {data.get('args')}"
     return f"{gate} gate at '{data.get('node')}'"
@@ -199,12 +208,22 @@ def approvals_section(meta: Mapping[str, Any]) -> str:
         why = f": {record['reason']}" if record.get("reason") else ""
         line = f"- {record.get('gate')} gate at {record.get('node')}: {verdict}{edited}{why}"
         if record.get("projected"):
-            line += f"; projected {_money(record['projected'])}"
+            line += f"; projected {_money(record['projected'])}{_whole(record['projected'])}"
         lines.append(line)
     usd = actual.get("usd")
-    lines.append(f"- actual spend of the whole run: {actual.get('llm_calls', 0)} model calls, {actual.get('tokens', 0)} tokens"
-                 + (f", ${usd:.4f}" if isinstance(usd, int | float) and usd else ""))
+    lines.append(f"- actual spend of the whole run: {actual.get('llm_calls', 0)} model calls, {actual.get('tokens', 0):,} tokens"
+                 + (f", ${usd:.4f}" if isinstance(usd, int | float) and usd else "") + _ratio(meta))
     return "\n".join(lines) + "\n"
+
+
+def _ratio(meta: Mapping[str, Any]) -> str:
+    """Actual over projected tokens of the whole run, for the first gate that projected it."""
+    tokens = (meta.get("actual") or {}).get("tokens")
+    for record in meta.get("approvals") or []:
+        projected = (record.get("projected") or {}).get("run_tokens")
+        if projected and tokens:
+            return f" ({tokens / projected:.2f}× the projection)"
+    return ""
 
 
 def parse_approve_flags(values: list[str] | tuple[str, ...]) -> dict[str, Any] | None:

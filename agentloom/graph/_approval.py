@@ -11,15 +11,18 @@ fan-outs are empty, writers write extractively from what was found, other nodes 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentloom import tracing
 from agentloom.budget import Budget
 from agentloom.errors import ApprovalDenied, ConfigError
 from agentloom.graph._spec_approve import ApproveSpec
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 __all__ = ["FLAGS", "call_key", "collect", "denied", "edited_plan", "plan_gate", "project", "run_denied", "spend_gate", "tool_gate"]
 
@@ -53,42 +56,41 @@ def _spent(budget: Budget | None) -> dict[str, Any]:
     return {"usd": round(spent.usd, 8), "tokens": spent.tokens, "llm_calls": spent.llm_calls}
 
 
-def project(plan: Mapping[str, Any], node: Any, budget: Budget | None) -> dict[str, Any]:
-    """The projected cost of the fan-out ``plan`` asks for: its branches times the planner's
-    estimate of one branch (``estimates.cost_per_branch`` in the planner's ``unit``), turned into
-    tokens and USD at the rates this run has paid so far. Labelled an estimate."""
+def project(plan: Mapping[str, Any], node: Any, budget: Budget | None, *, spec: Any = None, name: str | None = None,
+            tool_schemas: Sequence[Mapping[str, Any]] = (), measured: Any = None) -> dict[str, Any]:
+    """The projected cost of the fan-out ``plan`` asks for and of the steps after it (see
+    ``_projection``): from earlier runs of the graph (``measured``) when there are some, else
+    from the branch's tool-loop shape in ``spec``; USD at the rate this run has paid so far.
+    Labelled an estimate; ``run_tokens``/``run_llm_calls`` are the whole run's."""
+    from agentloom.graph._projection import BranchShape, branch_shape, estimate
+
     branches = len(plan.get("branches") or [])
-    estimates = plan.get("estimates") if isinstance(plan.get("estimates"), Mapping) else {}
-    unit = str(getattr(node, "unit", "llm_calls") or "llm_calls")
-    per = estimates.get("cost_per_branch") if isinstance(estimates, Mapping) else None
-    per_branch = float(per) if isinstance(per, int | float) else float(getattr(node, "cost_per_branch", 1.0) or 1.0)
-    amount = branches * per_branch
     spent = _spent(budget)
-    tokens_per_call = spent["tokens"] / spent["llm_calls"] if spent["llm_calls"] else None
-    usd_per_token = spent["usd"] / spent["tokens"] if spent["tokens"] and spent["usd"] else None
-    calls: float | None = None
-    tokens: float | None = None
-    usd: float | None = None
-    if unit == "llm_calls":
-        calls = amount
-        tokens = amount * tokens_per_call if tokens_per_call is not None else None
-    elif unit in ("tokens", "input_tokens", "output_tokens"):
-        tokens = amount
-    elif unit == "usd":
-        usd = amount
-    if usd is None and tokens is not None and usd_per_token is not None:
-        usd = tokens * usd_per_token
-    return {
-        "branches": branches,
-        "unit": unit,
-        "per_branch": per_branch,
-        "llm_calls": None if calls is None else round(calls, 2),
-        "tokens": None if tokens is None else int(round(tokens)),
-        "usd": None if usd is None else round(usd, 6),
-        "spent_before": spent,
-        "estimate": f"{getattr(node, 'planner', 'planner')} planner: {per_branch:g} {unit} per branch"
-        + ("" if tokens_per_call is None else f", {tokens_per_call:.0f} tokens per call so far"),
-    }
+    shape = branch_shape(spec, name) if spec is not None and name else BranchShape()
+    out = estimate(shape, list(plan.get("sub_tasks") or plan.get("branches") or []), branches, spent,
+                   tool_schemas=tool_schemas, measured=measured)
+    planner = getattr(node, "planner", "planner")
+    return {"branches": branches, **out, "spent_before": spent, "estimate": f"{planner} planner's plan, {out['estimate']}"}
+
+
+async def measure(spec: Any, name: str, state_res: Any) -> dict[str, Any]:
+    """What ``project`` reads besides the plan: the branch body's tool schemas (from the run's
+    resources) and earlier runs of this graph (from the run store, off the event loop)."""
+    import asyncio
+
+    from agentloom.graph._projection import branch_shape, history
+
+    shape = branch_shape(spec, name)
+    schemas: list[Mapping[str, Any]] = []
+    if state_res is not None and shape.tools:
+        try:
+            schemas = [t.schema() for t in state_res.tools_for(list(shape.tools))]
+        except Exception:  # an estimate only: a tool that cannot describe itself counts as no schema
+            schemas = []
+    ctx = tracing.current()
+    store = ctx.store if ctx is not None else None
+    measured = await asyncio.to_thread(history, store, spec.name, exclude=ctx.run_id if ctx is not None else None)
+    return {"spec": spec, "name": name, "tool_schemas": schemas, "measured": measured}
 
 
 def _decision(value: Any) -> dict[str, Any]:
@@ -140,18 +142,23 @@ def _over(spec: ApproveSpec, spent: Mapping[str, Any], more: Mapping[str, Any] |
     return total if total > limit.amount else None
 
 
-def plan_gate(name: str, node: Any, spec: ApproveSpec) -> Any:
+def plan_gate(name: str, node: Any, spec: ApproveSpec, graph: Any = None, setup: Any = None) -> Any:
     """The ``NAME.approve`` node: show the plan ``name`` made (sub-questions, width, depth,
-    projected cost) and wait; an approval may carry an edited plan."""
+    projected cost) and wait; an approval may carry an edited plan. ``graph`` (the spec) and
+    ``setup`` (state, config -> inputs, resources) let the projection see the fan-out's shape."""
 
-    async def approve(state: dict[str, Any]) -> dict[str, Any]:
+    async def approve(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         from langgraph.types import interrupt
 
         plan = state.get(name)
         if denied(state) or not isinstance(plan, Mapping) or plan.get("stop") or not plan.get("branches"):
             return {}
         budget = _root_budget()
-        projected = project(plan, node, budget)
+        seen: dict[str, Any] = {}
+        if graph is not None:
+            res = (await setup(state, config))[1] if setup is not None else None
+            seen = await measure(graph, name, res)
+        projected = project(plan, node, budget, **seen)
         request = {
             "gate": "plan", "node": name, "question": plan.get("question"), "sub_tasks": list(plan.get("sub_tasks") or []),
             "width": plan.get("width"), "depth": plan.get("depth"), "branches": list(plan.get("branches") or []),

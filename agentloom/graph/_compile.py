@@ -195,7 +195,7 @@ class _Builder:
         async def dispatch(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
             more = None
             if self.spec.approve is not None and self.spec.approve.spend_over is not None and not _approval.denied(state):
-                more = self._projection(node, state)
+                more = await self._projection(node, state, config)
             gate = _approval.spend_gate(self.spec.approve, state, name, more)
             return {BRANCHES: {name: None}, **({FLAGS: gate} if gate else {})}
 
@@ -235,14 +235,15 @@ class _Builder:
             items = items[: max(0, cap)]
         return items
 
-    def _projection(self, node: MapNode, state: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The planner's projected cost of this fan-out, when it fans out over a planner's plan."""
+    async def _projection(self, node: MapNode, state: Mapping[str, Any], config: Any) -> dict[str, Any] | None:
+        """The projected cost of this fan-out and what follows, when it fans out over a planner's plan."""
         head = (node.over or "").strip("{} ").split(".", 1)[0]
         planner = self.spec.nodes.get(head)
         plan = state.get(head)
         if planner is None or not _approval.gated_planner(planner) or not isinstance(plan, Mapping):
             return None
-        return _approval.project(plan, planner, _approval._root_budget())
+        seen = await _approval.measure(self.spec, head, (await self.setup(state, config))[1])
+        return _approval.project(plan, planner, _approval._root_budget(), **seen)
 
     def _body_refs(self, node: MapNode) -> set[str]:
         """Node outputs a map body reads (only these travel with each branch's Send)."""
@@ -385,7 +386,7 @@ def compile_graph(spec: GraphSpec, resources: LazyResources, *, checkpointer: An
             graph.add_node(name, b.plain_node(name, node), retry_policy=retry, timeout=timeout)
             if b.plan_gated(name):
                 assert spec.approve is not None
-                graph.add_node(f"{name}.approve", _approval.plan_gate(name, node, spec.approve))
+                graph.add_node(f"{name}.approve", _approval.plan_gate(name, node, spec.approve, spec, b.setup))
                 graph.add_edge(name, f"{name}.approve")
 
     def target(name: str) -> str:
