@@ -124,7 +124,9 @@ class RunDisplay:
         if isinstance(event, PlanMade):
             detail = data.get("reason") or ""
             who = "" if name in ("plan", "budget", "") else f"{name}: "
-            plan = f"{who}width {data.get('width', '?')}, depth {data.get('depth', '?')}" + (f" — {detail}" if detail else "")
+            depth = data.get("depth", "?")
+            rounds = f"depth up to {depth}" if isinstance(depth, int) and depth > 1 else f"depth {depth}"  # at most; the footer says how many ran
+            plan = f"{who}width {data.get('width', '?')}, {rounds}" + (f" — {detail}" if detail else "")
             self.plan_lines.append(plan)
             for sub in data.get("sub_tasks") or []:
                 self.plan_lines.append(f"  - {sub}")
