@@ -290,6 +290,30 @@ class Budget:
             self.children.append(child)
         return child
 
+    def share(self, name: str) -> None:
+        """Hold this root's limits in the database under ``name`` from now on, so other processes
+        (a run's Ray workers) can charge it too; before anything is reserved, and only once."""
+        if self.parent is not None or self._shared is not None:
+            raise ConfigError(f"budget '{self.name}' cannot be shared as '{name}': only an unshared root budget can")
+        with self._lock:
+            if any(self.reserved.get(k) or self.spent.get(k) for k in ("usd", "tokens", "llm_calls", "tool_calls")):
+                raise ConfigError(f"budget '{self.name}' was charged by an earlier run, so its workers cannot share it; "
+                                  "give each run its own Budget, or name one with Budget(..., shared='NAME')")
+        from agentloom.shared_budget import SharedLimits
+
+        self._shared = SharedLimits(name, self.limits)
+
+    def metered_limits(self) -> dict[str, float | None]:
+        """The limits other than ``seconds`` (the ones a shared budget keeps in the database)."""
+        return {k: v for k, v in self.limits.items() if k != "seconds"}
+
+    def absorb(self, actual: Cost) -> None:
+        """Count spend that another process already charged to this budget's shared root (a
+        branch that ran on a Ray worker) in this tree's own totals, without charging it again."""
+        with self._lock:
+            for node in self._path():
+                node.spent = node.spent + actual
+
     def on_charge(self, sink: Callable[[LedgerRow], None]) -> Callable[[], None]:
         """Call ``sink`` with every ledger row of this tree (the run store attaches here); returns
         the function that detaches it, so a budget shared by many runs does not keep old sinks."""

@@ -299,12 +299,12 @@ async def test_agent_branches_call_their_remote_tool_on_ray(ray_runtime: Any, tm
     tools = [p for p in placed if p["what"] == "tool"]
     assert [p["name"] for p in tools] == ["crunch"] * 4 and all(p["pid"] != os.getpid() for p in tools)
     branches = sorted((p for p in placed if p["what"] == "branch"), key=lambda p: p["name"])
-    assert [p["name"] for p in branches] == [f"fan[{i}]" for i in range(4)]  # agent turns ran in the driver
-    assert {(p["executor"], p["pid"]) for p in branches} == {("driver", os.getpid())}
+    assert [p["name"] for p in branches] == [f"fan[{i}]" for i in range(4)]  # agent turns ran on Ray async actors
+    assert {p["executor"] for p in branches} == {"ray"} and os.getpid() not in {p["pid"] for p in branches}
     assert branches[0]["node_id"] == ray_runtime.get_runtime_context().get_node_id()
     from tests.cliutil import run_cli
 
     code, out, _ = run_cli(["runs", "show", result.run_id], capsys)
     assert code == 0
-    assert "  driver    4 branches, 0 remote tool calls; 1 worker on 1 node\n" in out
-    assert "  ray       0 branches, 4 remote tool calls; " in out
+    print(out)
+    assert "  ray       4 branches, 4 remote tool calls; " in out

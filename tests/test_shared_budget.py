@@ -73,6 +73,25 @@ def test_budgets_naming_one_shared_budget_share_its_limits() -> None:
     assert "shared 'team', all processes: llm_calls=3" in first.report().render()
 
 
+def test_a_fresh_root_can_be_shared_later_and_absorbs_what_others_spent() -> None:
+    run = Budget(llm_calls=4, seconds=60, name="graph")
+    run.share("run:abc")  # what a run does before its branches go to Ray workers
+    worker = Budget.from_limits({**run.metered_limits(), "shared": "run:abc"})
+    worker.reserve(Cost(llm_calls=1), what="a worker's call").settle(Cost(llm_calls=1))
+    run.absorb(Cost(llm_calls=1))  # the worker's spend, counted in the run's own totals once
+    run.reserve(Cost(llm_calls=1), what="the driver's call").settle(Cost(llm_calls=1))
+    assert run.spent.llm_calls == 2 and run._shared is not None and run._shared.totals().spent["llm_calls"] == 2
+    worker.reserve(Cost(llm_calls=2), what="two more").settle(Cost(llm_calls=2))
+    with pytest.raises(BudgetExceeded, match="across all processes"):
+        run.reserve(Cost(llm_calls=1), what="a fifth")
+    with pytest.raises(ConfigError, match="only an unshared root"):
+        run.share("again")
+    used = Budget(llm_calls=4)
+    used.charge(Cost(llm_calls=1))
+    with pytest.raises(ConfigError, match="charged by an earlier run"):
+        used.share("late")
+
+
 def test_threads_on_two_budget_objects_never_pass_the_limit() -> None:
     budgets = [Budget(tool_calls=40, shared="threads"), Budget(shared="threads")]
     granted = [0] * 8

@@ -60,7 +60,7 @@ class RayExecutor:
     remote = True
 
     def __init__(self, address: str | None = None, *, num_cpus: float = 1.0, max_retries: int = 3,
-                 local_cpus: int | None = None) -> None:
+                 local_cpus: int | None = None, hosts: int | None = None) -> None:
         if num_cpus <= 0:
             raise ConfigError(f"executor num_cpus must be positive, not {num_cpus}")
         if max_retries < 0:
@@ -69,7 +69,12 @@ class RayExecutor:
         self.num_cpus = num_cpus
         self.max_retries = max_retries
         self.local_cpus = local_cpus
+        if hosts is not None and hosts < 1:
+            raise ConfigError(f"executor hosts must be 1 or more, not {hosts}")
+        self.hosts = hosts
         self._remotes: dict[Any, Any] = {}
+        self._pool: Any = None
+        self._relay: Any = None
 
     def start(self) -> Any:
         """The ``ray`` module with a runtime connected (started on first use)."""
@@ -119,6 +124,38 @@ class RayExecutor:
         except ray.exceptions.RayError as exc:  # worker lost past max_retries, node died, ...
             raise ExecutorError(f"{getattr(fn, '__name__', 'call')} could not finish on Ray "
                                 f"after {options['max_retries']} retries: {_first_line(exc)}") from None
+        return value, Placement("ray", str(node_id), str(worker_id), int(pid))
+
+    async def call_async(self, fn: Callable[..., Any], /, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
+                         *, relay_to: Callable[[Any], None] | None = None) -> tuple[Any, Placement]:
+        """Await ``fn`` on one of the executor's async host actors (``hosts`` of them, by default
+        one per CPU of the cluster, spread over its nodes; they ask for no CPU themselves). A
+        host killed mid-call is restarted and the call re-run up to ``max_retries`` times."""
+        ray = self.start()
+        from agentloom.executors._ray_hosts import HostPool, Relay
+
+        with _init_lock:
+            if self._pool is None:
+                size = self.hosts or max(1, int(ray.cluster_resources().get("CPU", 1)))
+                self._pool = HostPool(ray, size, self.max_retries)
+            if relay_to is not None and self._relay is None:
+                self._relay = Relay(ray)
+        relay = self._relay if relay_to is not None else None
+        route = relay.open(relay_to) if relay is not None and relay_to is not None else None
+        name = getattr(fn, "__name__", "call")
+        try:
+            value, (node_id, worker_id, pid) = await self._pool.call(fn, args, kwargs or {}, relay.mailbox if relay else None,
+                                                                     route)
+        except ray.exceptions.RayTaskError as exc:  # the coroutine raised: re-raise its own error
+            cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else None
+            if cause is not None:
+                raise cause from None
+            raise ExecutorError(f"{name} failed on Ray: {_first_line(exc)}") from None
+        except ray.exceptions.RayError as exc:  # the host died past its restarts, its node died, ...
+            raise ExecutorError(f"{name} could not finish on Ray after {self.max_retries} retries: {_first_line(exc)}") from None
+        finally:
+            if relay is not None and route is not None:
+                await relay.close(route)
         return value, Placement("ray", str(node_id), str(worker_id), int(pid))
 
     def here(self) -> Placement:

@@ -46,6 +46,14 @@ class Executor(Protocol):
         """This process (the driver) as a placement: for branches whose turns stay here."""
         ...
 
+    async def call_async(self, fn: Callable[..., Any], /, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
+                         *, relay_to: Callable[[Any], None] | None = None) -> tuple[Any, Placement]:
+        """Await ``fn(*args, **kwargs)`` (a coroutine function that mostly waits, such as an agent
+        branch awaiting model calls) on a long-lived async worker that runs many at once. With
+        ``relay_to``, ``fn`` also gets ``send=``: what it sends reaches ``relay_to`` here while it
+        runs, and all of it before this returns."""
+        ...
+
 
 class LocalExecutor:
     """The default: everything runs in this process (sync callables in a thread), exactly as
@@ -66,6 +74,14 @@ class LocalExecutor:
 
     def here(self) -> Placement:
         return Placement("local", socket.gethostname(), f"thread-{threading.get_ident()}", os.getpid())
+
+    async def call_async(self, fn: Callable[..., Any], /, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
+                         *, relay_to: Callable[[Any], None] | None = None) -> tuple[Any, Placement]:
+        extra = {"send": relay_to} if relay_to is not None else {}
+        value = fn(*args, **(kwargs or {}), **extra)
+        if inspect.isawaitable(value):
+            value = await value
+        return value, self.here()
 
     def __repr__(self) -> str:
         return "LocalExecutor()"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar
@@ -28,7 +29,7 @@ from agentloom.errors import (
     ToolError,
     UsageError,
 )
-from agentloom.graph import _approval, _branches, _interp
+from agentloom.graph import _approval, _branches, _interp, _remote_branch
 from agentloom.graph._nodes import execute
 from agentloom.graph._resources import LazyResources, Resources
 from agentloom.graph._state import add_counts, jsonable, last, merge_branches, merge_flags
@@ -277,10 +278,17 @@ class _Builder:
             scope["item"] = state.get(ITEM)
             scope["index"] = index
             team = _interp.render(node.team, scope) if node.team else f"{name}-{index}"
+            executor = executors.current()
+            remote = executor.remote and _remote_branch.eligible(self.spec, res, body.kind)
             try:
-                output, flags = await _with_retries(
-                    retry, lambda: self._run(body, f"{name}[{index}]", scope, res, team=str(team), partial=False,
-                                             config=config, branch=True))
+                if remote:  # its turns run on a worker, which records through the run's database and events
+                    job = self._job(body, f"{name}[{index}]", scope, inputs, str(team), config)
+                    output, flags = await _with_retries(
+                        retry, lambda: _remote_branch.run_remote(executor, job, tracing.current()))
+                else:
+                    output, flags = await _with_retries(
+                        retry, lambda: self._run(body, f"{name}[{index}]", scope, res, team=str(team), partial=False,
+                                                 config=config, branch=True))
             except (UsageError, RunInterrupted):
                 raise
             except AgentloomError as exc:  # one branch's failure never discards its siblings' results
@@ -288,8 +296,7 @@ class _Builder:
                            "kind": type(exc).__name__}
                 tracing.emit("branch_failed", f"{name}[{index}]", status="error", error=failure["error"])
                 return {BRANCHES: {name: {str(index): _FAILED}}, FLAGS: {"branch_failures": [failure]}}
-            executor = executors.current()
-            if executor.remote and body.kind != "function":  # its turns ran here; its remote tools say where they ran
+            if executor.remote and body.kind != "function" and not remote:  # its turns ran here; its remote tools say where they ran
                 tracing.emit("placement", f"{name}[{index}]", data={"what": "branch", **executor.here().as_data()})
             update: dict[str, Any] = {BRANCHES: {name: {str(index): output}}}
             if flags:
@@ -298,6 +305,23 @@ class _Builder:
 
         branch.__name__ = f"branch_{name}"
         return branch
+
+    def _job(self, body: Any, label: str, scope: Mapping[str, Any], inputs: Mapping[str, Any], team: str,
+             config: Any) -> _remote_branch.BranchJob:
+        """A branch as a picklable job for a remote worker (see ``_remote_branch``)."""
+        from agentloom._paths import loom_home
+        from agentloom.storage import database_url
+
+        ctx = tracing.current()
+        shared, limits, left = _remote_branch.budget_of(ctx)
+        return _remote_branch.BranchJob(
+            spec=self.spec, refs=dict(self.resources.refs), base_dir=self.resources.base_dir, inputs=dict(inputs),
+            model=self.resources.model_override, node=body, label=label, scope=_remote_branch.scope_of(scope), team=team,
+            configurable=self._configurable(config), run_id=ctx.run_id if ctx is not None else "",
+            parent_span=ctx.span_id if ctx is not None else None, parent_team=ctx.team if ctx is not None else None,
+            budget_name=shared, budget_limits=limits, seconds_left=left, home=str(loom_home().resolve()),
+            database_url=database_url(), ray_settings=_remote_branch.ray_settings(executors.current()),
+            driver_host=socket.gethostname())
 
     def map_join(self, name: str) -> Callable[..., Any]:
         async def join(state: dict[str, Any]) -> dict[str, Any]:

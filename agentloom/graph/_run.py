@@ -128,10 +128,16 @@ async def run_graph(
         resources = await asyncio.to_thread(
             build_resources, spec, resolved, graph.refs, graph.base_dir, model_override=model, run_id=thread_id, memory=memory
         )
+        chosen = executor_of(spec, executor)
+        if chosen.remote and not nested and budget.parent is None and budget.shared is None \
+                and any(v is not None for v in budget.metered_limits().values()):
+            from agentloom.graph._remote_branch import shared_name
+
+            budget.share(shared_name(thread_id))  # the run's workers charge it through the database
         run = _Run(graph, resolved, budget, resources, thread_id, nested, resume, store, list(listeners or []), afresh=afresh,
                    decision=decision, model=model)
         try:
-            with executors.use(executor_of(spec, executor)):
+            with executors.use(chosen):
                 return await _execute(run, saver, config)
         finally:
             if memory is None and resources.memory is not None and hasattr(resources.memory, "close"):
@@ -185,7 +191,7 @@ async def _execute(run: _Run, saver: Any, config: Any) -> Result:
     ) as scope, open_mcp(run.resources):  # the run owns its MCP sessions; their errors are recorded in it
         if run.nested:
             scope.ctx.listeners.extend([*run.listeners, run.count_hits])
-        lazy = LazyResources(spec, run.graph.refs, run.graph.base_dir, ready=run.resources)
+        lazy = LazyResources(spec, run.graph.refs, run.graph.base_dir, ready=run.resources, model_override=run.model)
         app = compile_graph(spec, lazy, checkpointer=saver)
         value: Any = None if run.resume and not run.afresh else run.inputs
         start_at = None

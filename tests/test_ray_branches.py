@@ -1,0 +1,202 @@
+"""Agent branches and research teams on a real local Ray runtime: their turns run on Ray async
+actors, charge the run's one budget through the database (the model server never sees more
+calls than the limit), stream their events to the driver while they run, and a host killed
+mid-branch has its branches re-run while finished ones are not. Marked ``ray``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentloom import tool
+from agentloom.events import Event, ModelCall
+from agentloom.models.function import FunctionModel
+from agentloom.models.types import ModelRequest
+from agentloom.runstore import RunStore
+from tests.fakeserver import FakeOpenAIServer, Reply, last_user_text
+
+pytestmark = pytest.mark.ray
+
+MOD = "tests.test_ray_branches"
+
+
+def numbers(n: int) -> list[int]:
+    return list(range(n))
+
+
+def _placements(run_id: str, what: str = "branch") -> list[dict[str, Any]]:
+    with RunStore() as store:
+        found = [{"name": e["name"], **(json.loads(e["data"]) if isinstance(e["data"], str) else e["data"])}
+                 for e in store.events(run_id, kind="placement")]
+    return [p for p in found if p["what"] == what]
+
+
+# ------------------------------------------------------------------ one budget across workers
+
+
+def _answer(body: dict[str, Any]) -> Reply:
+    return Reply(text=f"item {last_user_text(body).strip()} noted")
+
+
+BUDGET_SPEC = """\
+version: 1
+name: ray_budget
+executor: ray
+budget: {{llm_calls: {limit}}}
+models:
+  default: {{model: "openai/m", base_url: "{url}", tool_mode: text}}
+nodes:
+  make: {{kind: function, fn: "{mod}:numbers", args: {{n: {n}}}}}
+  fan:
+    kind: map
+    over: make
+    node: {{kind: agent, task: "{{item}}", max_turns: 1, memory: false}}
+"""
+
+
+async def test_agent_branches_on_ray_charge_one_budget_and_the_server_never_sees_more(ray_runtime: Any,
+                                                                                     tmp_path: Path) -> None:
+    from agentloom.graph.loader import parse_graph
+
+    with FakeOpenAIServer(_answer) as server:
+        spec = BUDGET_SPEC.format(limit=5, url=server.base_url, mod=MOD, n=8)
+        result = await parse_graph(spec, base_dir=tmp_path).run()
+        seen = len(server.chat_requests)
+    assert 1 <= seen <= 5  # the workers shared the run's llm_calls=5 through the database
+    texts = [r["text"] for r in result.output if isinstance(r, dict) and r.get("text")]
+    assert len(texts) == seen and all(t.startswith("item ") for t in texts)
+    assert result.usage.llm_calls == seen  # the driver counts what its workers spent
+    placed = _placements(result.run_id)
+    assert placed and {p["executor"] for p in placed} == {"ray"} and os.getpid() not in {p["pid"] for p in placed}
+    with RunStore() as store:
+        calls = store.events(result.run_id, kind="model_call")
+    assert len(calls) == seen  # the workers' model calls are recorded under the run
+
+
+# ------------------------------------------------------------------ research teams, live events
+
+
+async def test_research_teams_run_on_ray_and_stream_their_events(ray_runtime: Any) -> None:
+    from agentloom.research.pipeline import DEFAULT_QUESTION, deep_research_graph
+
+    graph = deep_research_graph()
+    local = await graph.run({"question": DEFAULT_QUESTION, "width": "3", "depth": "1"}, executor="local")
+    seen: list[tuple[float, Event]] = []
+
+    def listen(event: Event) -> None:
+        seen.append((time.time(), event))
+
+    remote = await graph.run({"question": DEFAULT_QUESTION, "width": "3", "depth": "1"}, executor="ray", listeners=[listen])
+    for answer in (local.output["answer"], remote.output["answer"]):  # which sentences win depends on the teams' order
+        assert "Northpoint" in answer and "45,000" in answer and re.search(r"\[\d+\]", answer)
+    teams = _placements(remote.run_id)
+    assert sorted(p["name"] for p in teams) == [f"research[{i}]" for i in range(3)]
+    assert {p["executor"] for p in teams} == {"ray"} and os.getpid() not in {p["pid"] for p in teams}
+    calls = [(at, e) for at, e in seen if isinstance(e, ModelCall) and (e.team or "").startswith("team-")]
+    assert {e.team for _, e in calls} == {"team-0", "team-1", "team-2"}  # each team's own model calls
+    assert all(e.run_id == remote.run_id for _, e in calls)
+    finished = max(at for at, e in seen if e.kind == "node" and e.name.startswith("research["))
+    assert min(at for at, _ in calls) < finished  # they reached the driver while the teams ran
+    assert remote.usage.llm_calls >= local.usage.llm_calls * 0.5
+
+
+# ------------------------------------------------------------------ a host killed mid-branch
+
+
+@tool(cache=False)
+def step(item: int, log: str) -> str:
+    """Do one slow step of a branch, logging its start and end with the process.
+
+    Args:
+        item: the branch's item
+        log: the log file
+    """
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(f"start {item} {os.getpid()} {time.time()}\n")
+    time.sleep(0.5)
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(f"end {item} {os.getpid()} {time.time()}\n")
+    return f"stepped {item}"
+
+
+def _step_model(request: ModelRequest) -> Any:
+    results = [m for m in request.messages if m.role == "tool"]
+    if results:
+        return {"text": str(results[-1].content)}
+    item, log = str(request.metadata.get("question")).split("|")
+    return {"tool_calls": [{"name": "step", "arguments": {"item": int(item), "log": log}}]}
+
+
+def step_model() -> FunctionModel:
+    return FunctionModel(_step_model, name="stepper")
+
+
+KILL_SPEC = f"""\
+version: 1
+name: ray_kill
+executor: ray
+inputs:
+  log: {{type: string}}
+models:
+  default: {{ref: "{MOD}:step_model"}}
+tools:
+  step: "{MOD}:step"
+nodes:
+  make: {{kind: function, fn: "{MOD}:numbers", args: {{n: 6}}}}
+  fan:
+    kind: map
+    over: make
+    node: {{kind: agent, task: "{{item}}|{{log}}", tools: [step], max_turns: 3, memory: false}}
+"""
+
+
+def _log(log: Path) -> list[tuple[str, int, int, float]]:
+    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    return [(k, int(i), int(p), float(t)) for k, i, p, t in (line.split() for line in lines if line.count(" ") == 3)]
+
+
+async def test_a_host_killed_mid_branch_reruns_its_branches_and_not_finished_ones(ray_runtime: Any,
+                                                                                 tmp_path: Path) -> None:
+    from agentloom.graph.loader import parse_graph
+
+    log = tmp_path / "steps.log"
+    killed: list[tuple[int, float]] = []
+    stop = threading.Event()
+
+    def kill_one() -> None:
+        while not stop.is_set():
+            entries = _log(log)
+            if sum(k == "end" for k, *_ in entries) >= 1:
+                ended = {(i, p) for k, i, p, _ in entries if k == "end"}
+                running = [p for k, i, p, _ in entries if k == "start" and (i, p) not in ended]
+                if running:
+                    os.kill(running[-1], signal.SIGKILL)
+                    killed.append((running[-1], time.time()))
+                    return
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_one, daemon=True)
+    killer.start()
+    try:
+        result = await parse_graph(KILL_SPEC, base_dir=tmp_path).run({"log": str(log)})
+    finally:
+        stop.set()
+        killer.join(5)
+    assert len(killed) == 1, "no branch was running when the kill was due"
+    assert [r["text"] for r in result.output] == [f"stepped {i}" for i in range(6)]  # none lost
+    pid, at = killed[0]
+    entries = _log(log)
+    done_before = {i for k, i, _, t in entries if k == "end" and t <= at - 0.3}
+    rerun = [i for k, i, _, t in entries if k == "start" and t > at and i in done_before]
+    assert rerun == [], "a branch that had finished before the kill ran again"
+    assert any(p == pid for k, _, p, _ in entries if k == "start")
+    placed = {p["name"]: p["pid"] for p in _placements(result.run_id)}
+    assert pid not in placed.values()  # every recorded branch finished on a live host
