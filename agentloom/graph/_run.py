@@ -175,13 +175,14 @@ async def _execute(run: _Run, saver: Any, config: Any) -> Result:
     async with run_scope(
         "graph",
         spec.name,
-        {"inputs": run.inputs, "resumed": run.resume},
+        {"inputs": run.inputs},  # whether it was resumed is in the record's meta (``resumed``, ``pauses``)
         budget=run.budget,
         run_id=None if run.nested else run.thread_id,
         store=run.store,
         memory=run.resources.memory,
         listeners=[*run.listeners, run.count_hits],
         resume=run.resume,
+        carry_over=run.decision is None,  # an approval's answer charges the spend before its pause itself
     ) as scope, open_mcp(run.resources):  # the run owns its MCP sessions; their errors are recorded in it
         if run.nested:
             scope.ctx.listeners.extend([*run.listeners, run.count_hits])
