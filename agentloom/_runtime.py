@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentloom import observability, tracing
+from agentloom import observability, remote_run, tracing
 from agentloom.budget import Budget, Cost
 from agentloom.errors import BudgetExceeded, RunInterrupted
-from agentloom.runstore import RunStore
+from agentloom.runstore import RunStore, new_run_id
 from agentloom.tracing import Listener
 
 __all__ = ["RunScope", "carry_over_usage", "run_scope"]
@@ -72,10 +72,13 @@ async def run_scope(
     store = store or RunStore()
     budget = budget if budget is not None else Budget()
     if resume and run_id is not None:
+        remote_run.share_if_remote(budget, run_id)  # its branches and threads on other processes charge it too
         before = store.resume_run(run_id)
         if carry_over:
             carry_over_usage(budget, before.usage)
     else:
+        run_id = run_id or new_run_id()
+        remote_run.share_if_remote(budget, run_id)
         run_id = store.create_run(kind, name=name, input=input, run_id=run_id)
     assert run_id is not None
     listeners = list(listeners or [])

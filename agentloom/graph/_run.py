@@ -129,11 +129,6 @@ async def run_graph(
             build_resources, spec, resolved, graph.refs, graph.base_dir, model_override=model, run_id=thread_id, memory=memory
         )
         chosen = executor_of(spec, executor)
-        if chosen.remote and not nested and budget.parent is None and budget.shared is None \
-                and any(v is not None for v in budget.metered_limits().values()):
-            from agentloom.graph._remote_branch import shared_name
-
-            budget.share(shared_name(thread_id))  # the run's workers charge it through the database
         run = _Run(graph, resolved, budget, resources, thread_id, nested, resume, store, list(listeners or []), afresh=afresh,
                    decision=decision, model=model)
         try:
