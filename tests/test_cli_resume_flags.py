@@ -89,6 +89,8 @@ def test_ask_resume_continues_an_interrupted_run_counting_what_it_spent(capsys: 
         ctx.budget.charge(Cost(input_tokens=700, output_tokens=30, llm_calls=2), what="before Ctrl-C")
         raise KeyboardInterrupt
 
+    code, out, _ = run_cli(["research", QUESTION, "--json"], capsys)
+    research_id, research_tokens = json.loads(out)["run_id"], json.loads(out)["usage"]["tokens"]
     monkeypatch.setattr(Agent, "run", stopped)
     code, _, err = run_cli(["ask", QUESTION, "--max-turns", "4", "--json"], capsys)
     assert code == 130
@@ -119,6 +121,12 @@ def test_ask_resume_continues_an_interrupted_run_counting_what_it_spent(capsys: 
     assert shown["duration_s"] <= record.finished - record.created - 0.3 + 1e-6  # the pause is not run time
     code, out, _ = run_cli(["runs", "show", run_id], capsys)
     assert re.search(r"resumed\s+yes, 1 time; \d+\.\d\ds paused", out)
+
+    code, out, _ = run_cli(["research", "--resume", research_id, "--json"], capsys)  # a finished research run
+    assert code == 0 and json.loads(out)["resumed"] is True
+    code, out, _ = run_cli(["runs", "show", research_id, "--json"], capsys)
+    shown = json.loads(out)
+    assert shown["artifacts"] == ["report.md", "citations.json"] and shown["usage"]["tokens"] == research_tokens
 
     code, out, _ = run_cli(["ask", "--resume", run_id, "--json"], capsys)  # finished: its answer, no new calls
     again = json.loads(out)

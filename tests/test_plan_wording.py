@@ -111,3 +111,17 @@ async def test_run_rounds_counts_width_per_sub_task() -> None:
     assert planner.teams(plan) == 4 and plan.reason.startswith("width 4, 2 teams per sub-question: fixed width 2")
     result = await run_rounds("q", FixedPlanner(width=2, depth=1), lambda b: f"x{b.index}")
     assert result.feedback.branches == 2
+
+
+def test_the_plan_gate_shows_the_width_that_runs(loom_home: object) -> None:
+    """The plan a person approves says the same width as its branches and its reason."""
+    from agentloom.research.run import research_sync
+    from agentloom.runstore import RunStore
+
+    result = research_sync("What is the capacity of the Northpoint, Kettle Bay and Saltmarsh desalination plants?",
+                           model="offline", approve="plan")
+    assert result.stop_reason == "waiting"
+    store = RunStore()
+    plan = store.get_run(str(result.run_id)).meta["approval"]["pending"][0]
+    store.close()
+    assert plan["width"] == len(plan["branches"]) == 3 and plan["reason"].startswith("width 3, one team per sub-question")

@@ -258,7 +258,7 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
             "created": record.created, "finished": record.finished, "duration_s": _duration(record),
             "input": record.input, "usage": usage, "events": dict(counts), "decisions": decisions,
             "errors": errors, "output": record.output, "meta": record.meta,
-            "artifacts": [a["name"] for a in store.artifacts(record.id)],
+            "artifacts": list(dict.fromkeys(a["name"] for a in store.artifacts(record.id))),  # once each: a resumed run rewrites its report
         }
         if tl is not None:
             payload["timeline"] = tl.to_dict()
@@ -317,7 +317,7 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
         out.append("output")
         shown = text if len(text) <= 2000 else text[:2000] + f"\n... ({len(text) - 2000} more characters)"
         out += ["  " + line for line in shown.splitlines()]
-    artifacts = [a["name"] for a in store.artifacts(record.id)]
+    artifacts = list(dict.fromkeys(a["name"] for a in store.artifacts(record.id)))  # a resumed run rewrites its report
     if artifacts:
         out.append("artifacts: " + ", ".join(artifacts))
     if tl is not None:

@@ -138,6 +138,8 @@ async def run_planner(n: Any, name: str, scope: Mapping[str, Any], res: Resource
             "planner": type(planner).__name__,
             "sub_tasks": sub_tasks,
             "branches": branches,
+            "width": len(branches),  # what runs (the next round's feedback and the plan gate count these)
+            "planned_width": plan.width,
             "rounds": rounds,
             "text": plan.reason,
         }
