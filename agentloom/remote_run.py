@@ -120,16 +120,20 @@ def _root(link: RunLink, name: str) -> Budget:
 
 def join_stores(link: RunLink, label: str) -> None:
     """Point this worker at the driver's stores (or refuse, in one line, when it cannot reach them)."""
+    import os
+
     from agentloom._paths import set_home
-    from agentloom.storage import prefer_database
+    from agentloom.storage import ENV
 
     if not link.database_url and link.driver_host and link.driver_host != socket.gethostname():
         raise ConfigError(f"{label} ran on {socket.gethostname()}, another machine than the run's ({link.driver_host}), "
                           "but the run keeps its budget and memory in SQLite files there; point every machine at one "
                           "database: AGENTLOOM_DATABASE_URL=postgresql://...")
-    set_home(link.home)
+    set_home(link.home)  # exactly the driver's stores: a host serves one run after another
     if link.database_url:
-        prefer_database(link.database_url)
+        os.environ[ENV] = link.database_url
+    else:
+        os.environ.pop(ENV, None)
 
 
 @contextmanager

@@ -238,3 +238,25 @@ async def test_a_bare_agents_spawned_threads_run_on_ray_and_charge_its_budget(ra
         assert len(store.events(result.run_id, kind="model_call")) == 5
         (run,) = [r for r in store.list_runs() if r.id == result.run_id]
     assert run.status == "ok"
+
+
+# ------------------------------------------------------------------ the same on Postgres
+
+
+async def test_agent_branches_on_ray_share_the_budget_in_postgres(ray_runtime: Any, pg_url: str, tmp_path: Path,
+                                                                   loom_home: Path) -> None:
+    from agentloom.graph.loader import parse_graph
+    from agentloom.shared_budget import SharedLimits
+
+    with FakeOpenAIServer(_answer) as server:
+        spec = BUDGET_SPEC.format(limit=4, url=server.base_url, mod=MOD, n=7)
+        result = await parse_graph(spec, base_dir=tmp_path).run()
+        seen = len(server.chat_requests)
+    assert 1 <= seen <= 4 and result.usage.llm_calls == seen
+    assert not (loom_home / "budgets.db").exists()  # the workers charged the run's budget in Postgres
+    totals = SharedLimits(f"run:{result.run_id}", {}).totals()
+    assert totals.spent["llm_calls"] == seen and totals.held["llm_calls"] == 0
+    with RunStore() as store:
+        assert len(store.events(result.run_id, kind="model_call")) == seen
+    placed = _placements(result.run_id)
+    assert placed and {p["executor"] for p in placed} == {"ray"}
