@@ -12,13 +12,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentloom import observability, tracing
-from agentloom.budget import Budget
+from agentloom import observability, remote_run, tracing
+from agentloom.budget import Budget, Cost
 from agentloom.errors import BudgetExceeded, RunInterrupted
-from agentloom.runstore import RunStore
+from agentloom.runstore import RunStore, new_run_id
 from agentloom.tracing import Listener
 
-__all__ = ["RunScope", "run_scope"]
+__all__ = ["RunScope", "carry_over_usage", "run_scope"]
 
 
 @dataclass
@@ -51,9 +51,13 @@ async def run_scope(
     memory: Any = None,
     listeners: list[Listener] | None = None,
     resume: bool = False,
+    carry_over: bool = True,
 ) -> AsyncIterator[RunScope]:
     """A top-level run (new record in the store) or, inside a run, a child span with a child
-    budget. The run's final status is ``scope.status`` unless the body raises."""
+    budget. The run's final status is ``scope.status`` unless the body raises. ``resume``
+    continues the recorded run ``run_id``; with ``carry_over`` its earlier spend and run time
+    (not the pause) are charged to ``budget`` first, so limits, usage and wall time count the
+    whole run."""
     parent = tracing.current()
     if parent is not None and run_id is None:
         child_budget = budget if budget is not None else (parent.budget.child(name) if parent.budget else Budget(name=name))
@@ -68,8 +72,13 @@ async def run_scope(
     store = store or RunStore()
     budget = budget if budget is not None else Budget()
     if resume and run_id is not None:
-        store.resume_run(run_id)
+        remote_run.share_if_remote(budget, run_id)  # its branches and threads on other processes charge it too
+        before = store.resume_run(run_id)
+        if carry_over:
+            carry_over_usage(budget, before.usage)
     else:
+        run_id = run_id or new_run_id()
+        remote_run.share_if_remote(budget, run_id)
         run_id = store.create_run(kind, name=name, input=input, run_id=run_id)
     assert run_id is not None
     listeners = list(listeners or [])
@@ -107,6 +116,24 @@ async def run_scope(
             await asyncio.to_thread(observability.flush, observability.RUN_END_FLUSH_S)
         if own_store:  # closing waits for the queued writes: off the event loop
             await asyncio.to_thread(store.close)
+
+
+def carry_over_usage(budget: Budget, usage: dict[str, Any] | None) -> None:
+    """Charge what a run recorded before it stopped (``usage``) to ``budget``, and start its clock
+    that much earlier, so a resumed run's limits and wall time count the run, not the pause. A
+    shared budget already holds that spend in its database: only the clock moves."""
+    if not usage:
+        return
+    prior = Cost(usd=float(usage.get("usd") or 0.0), input_tokens=int(usage.get("input_tokens") or 0),
+                 output_tokens=int(usage.get("output_tokens") or 0), llm_calls=int(usage.get("llm_calls") or 0),
+                 tool_calls=int(usage.get("tool_calls") or 0))
+    if budget.shared is None and (prior.tokens or prior.usd or prior.llm_calls or prior.tool_calls):
+        # settled, not reserved: spend already made is recorded even past a limit (the run then
+        # stops at its first call, as a budget stop, unless it was resumed with a higher limit)
+        budget.settle(budget.reserve(Cost(), what="resume"), prior)
+    wall = usage.get("wall_s")
+    if isinstance(wall, int | float) and wall > 0:
+        budget.started -= float(wall)
 
 
 def _usage(budget: Budget, scope: RunScope) -> dict[str, Any]:

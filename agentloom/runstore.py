@@ -96,10 +96,17 @@ class RunStore:
         return run_id
 
     def resume_run(self, run_id: str) -> RunRecord:
-        """Mark a known run as running again; unknown ids raise ``RunNotFoundError``."""
+        """Mark a known run as running again (``meta``: ``resumed`` true, and the stretch from its
+        last stop to now appended to ``pauses``, which is not run time); unknown ids raise
+        ``RunNotFoundError``. Returns the record as it was before."""
         record = self.get_run(run_id)
+        now = time.time()
+        pauses = [list(p) for p in (record.meta or {}).get("pauses") or []]
+        if record.finished:
+            pauses.append([record.finished, now])
+        meta = _dumps({**(record.meta or {}), "resumed": True, "pauses": pauses})
         self.database.submit(lambda conn: conn.execute(
-            "UPDATE runs SET status = 'running', finished = NULL, error = NULL WHERE id = ?", (record.id,)))
+            "UPDATE runs SET status = 'running', finished = NULL, error = NULL, meta = ? WHERE id = ?", (meta, record.id)))
         return record
 
     def finish_run(

@@ -9,7 +9,12 @@ drift on a shared machine hits both; ``wall_s`` is the median. ``ratio`` is trac
 (goal: at most 1.15), ``cpu_ratio`` the same for the process's CPU time (the exporter's thread
 included); ``spans`` is what the receiver got per run (the batch queue dropped none);
 ``sdk_setup_s`` is the once-a-process cost of the first traced run (importing the SDK, making
-the exporter), kept out of the timed runs by a traced warm-up.
+the exporter), kept out of the timed runs by a traced warm-up. Each repeat runs the pair in
+alternating order (untraced first, then traced first), so a drift within a repeat favours neither.
+
+A third row times the encoding alone, on the spans of one traced run: the SDK's OTLP encoder
+(``opentelemetry-exporter-otlp-proto-common``) beside agentloom's (``observability._wire``), CPU
+per span, medians of 5 (this part of the cost does not move with machine load the way whole runs do).
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     """One row per mode (untraced, traced) and the ratio between them."""
     from agentloom import observability
 
-    n, repeats = (100, 1) if quick else (1000, 3)
+    n, repeats = (100, 2) if quick else (1000, 6)
     receiver = Receiver()
     runs: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
     spans: list[int] = []
@@ -98,13 +103,18 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             observability.run_listener()  # once a process: import the SDK, make the exporter
             setup = time.perf_counter() - start
             asyncio.run(_once(graph))
-            for _ in range(repeats):
-                os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-                runs["off"].append(asyncio.run(_once(graph)))
-                os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
-                before = receiver.count()
-                runs["on"].append(asyncio.run(_once(graph)))
-                spans.append(receiver.count() - before)
+            for i in range(repeats):
+                for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+                    if mode == "off":
+                        os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+                        runs["off"].append(asyncio.run(_once(graph)))
+                        continue
+                    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+                    before = receiver.count()
+                    runs["on"].append(asyncio.run(_once(graph)))
+                    spans.append(receiver.count() - before)
+            os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+            encoding = _encoding(graph)
     finally:
         os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         observability.flush()
@@ -118,7 +128,42 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
          "per_branch_ms": round(wall["on"] / n * 1000, 3), "cpu_s": round(cpu["on"], 3), "spans": min(spans),
          "sdk_setup_s": round(setup, 3), "runs": repeats, "ratio": round(wall["on"] / wall["off"], 3),
          "cpu_ratio": round(cpu["on"] / cpu["off"], 3)},
+        encoding,
     ]
+
+
+def _encoding(graph: Any) -> dict[str, Any]:
+    """CPU per span of encoding one traced run's spans (tracing is on): the SDK's encoder beside agentloom's."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest as Request
+
+    from agentloom import observability
+    from agentloom.observability._wire import encode_spans
+
+    exporter = observability._current_exporter()
+    captured: list[Any] = []
+    on_end = exporter.processor.on_end
+    exporter.processor.on_end = lambda span: (captured.append(span), on_end(span))
+    try:
+        asyncio.run(_once(graph))
+    finally:
+        exporter.processor.on_end = on_end
+
+    def cpu(encode: Any) -> float:
+        times = []
+        for _ in range(5):
+            start = time.process_time()
+            encode(captured)
+            times.append(time.process_time() - start)
+        return statistics.median(times)
+
+    sdk = cpu(lambda spans: sdk_encode(spans).SerializePartialToString())
+    ours = cpu(encode_spans)
+    same = Request.FromString(sdk_encode(captured).SerializePartialToString()) == Request.FromString(encode_spans(captured))
+    assert same, "the two encoders disagree"
+    return {"tracing": "encoding alone: agentloom's (SDK's)", "spans": len(captured),
+            "cpu_s": round(ours, 3), "us_per_span": f"{ours / len(captured) * 1e6:.1f} ({sdk / len(captured) * 1e6:.1f})",
+            "cpu_ratio": round(ours / sdk, 3)}
 
 
 if __name__ == "__main__":

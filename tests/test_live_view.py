@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
+
 from agentloom._cli._display import RunDisplay
 from agentloom.budget import Budget, Cost
 from agentloom.events import ToolCall, ToolResult, build
@@ -87,3 +89,21 @@ def test_plain_lines_stay_silent_when_the_run_never_started() -> None:
     except LookupError:
         pass
     assert stream.getvalue() == ""
+
+
+def test_a_running_branchs_time_ticks_without_new_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    import agentloom._cli._display as view
+
+    real, ahead = view.time.monotonic, [0.0]
+    monkeypatch.setattr(view.time, "monotonic", lambda: real() + ahead[0])
+    display = RunDisplay(LONG, None, mode="live", stream=io.StringIO())
+    for event in EVENTS[:5]:  # team-0 is running
+        display(event)
+
+    def row(name: str) -> str:
+        rows = [line.strip("│ ") for line in frame(display, 140).splitlines()]
+        return next(r for r in rows if r.split()[:2] in ([name, "ok"], [name, "running"]))
+
+    assert row("team-0").endswith((" 0.0s", " 0.1s"))
+    ahead[0] = 2.5  # no event arrives; the next redraw (every 1/8 s) shows the time gone by
+    assert row("team-0").endswith((" 2.5s", " 2.6s")) and row("plan").endswith((" 0.0s", " 0.1s"))  # a finished one stays

@@ -146,6 +146,8 @@ async def test_mcp_calls_obey_the_budget_and_per_tool_limits() -> None:
             scope.status = "ok"
         assert sorted(r.ok for r in results) == [False, True, True]
         assert [r.error_type for r in results if not r.ok] == ["BudgetExceeded"]
+        first, second = sorted((r for r in results if r.ok), key=lambda r: r.started)
+        assert first.ended <= second.started  # max_concurrency=1: the second call waited for the first
         events = [e for e in RunStore().events(scope.run_id) if e["kind"] == "tool_call"]
         assert len(events) == 3 and json.loads(events[0]["data"]["args"])["text"].startswith("x")
 

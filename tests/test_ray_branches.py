@@ -200,3 +200,63 @@ async def test_a_host_killed_mid_branch_reruns_its_branches_and_not_finished_one
     assert any(p == pid for k, _, p, _ in entries if k == "start")
     placed = {p["name"]: p["pid"] for p in _placements(result.run_id)}
     assert pid not in placed.values()  # every recorded branch finished on a live host
+
+
+# ------------------------------------------------------------------ spawned threads of a bare Agent
+
+
+def _threads_model(request: ModelRequest) -> Any:
+    system = next((m.content or "" for m in request.messages if m.role == "system"), "")
+    task = next((m.content or "" for m in reversed(request.messages) if m.role == "user"), "")
+    results = [m for m in request.messages if m.role == "tool"]
+    if "sub-task" in system and "thread" in system:  # a child: answer its own sub-task, saying where it ran
+        return {"text": f"{task.strip()} handled in {os.getpid()}"}
+    if results:
+        return {"text": str(results[-1].content)}
+    return {"tool_calls": [{"name": "spawn", "arguments": {"tasks": ["alpha", "beta", "gamma"]}}]}
+
+
+def threads_model() -> FunctionModel:
+    return FunctionModel(_threads_model, name="spawner")
+
+
+async def test_a_bare_agents_spawned_threads_run_on_ray_and_charge_its_budget(ray_runtime: Any) -> None:
+    from agentloom import Agent, Budget
+    from agentloom.executors import executor_for, use
+
+    agent = Agent(threads_model(), threads=3, max_turns=3, name="lead")
+    with use(executor_for("ray")):
+        result = await agent.run("split this in three", budget=Budget(llm_calls=10))
+    text = str(result.output)
+    pids = {int(p) for p in re.findall(r"handled in (\d+)", text)}
+    assert {"alpha", "beta", "gamma"} <= set(re.findall(r"(alpha|beta|gamma) handled", text))
+    assert pids and os.getpid() not in pids  # the threads' turns ran on Ray hosts
+    placed = _placements(result.run_id)
+    assert sorted(p["name"] for p in placed) == ["lead.t1", "lead.t2", "lead.t3"] and {p["executor"] for p in placed} == {"ray"}
+    assert result.usage.llm_calls == 2 + 3  # the parent's two turns and each thread's one, counted once
+    with RunStore() as store:
+        assert len(store.events(result.run_id, kind="model_call")) == 5
+        (run,) = [r for r in store.list_runs() if r.id == result.run_id]
+    assert run.status == "ok"
+
+
+# ------------------------------------------------------------------ the same on Postgres
+
+
+async def test_agent_branches_on_ray_share_the_budget_in_postgres(ray_runtime: Any, pg_url: str, tmp_path: Path,
+                                                                   loom_home: Path) -> None:
+    from agentloom.graph.loader import parse_graph
+    from agentloom.shared_budget import SharedLimits
+
+    with FakeOpenAIServer(_answer) as server:
+        spec = BUDGET_SPEC.format(limit=4, url=server.base_url, mod=MOD, n=7)
+        result = await parse_graph(spec, base_dir=tmp_path).run()
+        seen = len(server.chat_requests)
+    assert 1 <= seen <= 4 and result.usage.llm_calls == seen
+    assert not (loom_home / "budgets.db").exists()  # the workers charged the run's budget in Postgres
+    totals = SharedLimits(f"run:{result.run_id}", {}).totals()
+    assert totals.spent["llm_calls"] == seen and totals.held["llm_calls"] == 0
+    with RunStore() as store:
+        assert len(store.events(result.run_id, kind="model_call")) == seen
+    placed = _placements(result.run_id)
+    assert placed and {p["executor"] for p in placed} == {"ray"}

@@ -66,7 +66,8 @@ def test_budget_exhausted_writes_partial_report_and_exits_3(tmp_path: Path, caps
     code, stdout, _ = run_cli(["research", "--resume", payload["run_id"], "--budget-tokens", "400000", "--json"], capsys)
     assert code == 0
     resumed = json.loads(stdout)
-    assert resumed["partial"] is False and resumed["run_id"] == payload["run_id"]
+    assert resumed["partial"] is False and resumed["run_id"] == payload["run_id"] and resumed["resumed"] is True
+    assert payload["resumed"] is False
 
 
 @pytest.mark.parametrize(

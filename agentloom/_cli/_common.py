@@ -15,19 +15,61 @@ import click
 from agentloom.budget import Budget
 from agentloom.errors import ConfigError
 
-__all__ = ["echo_markdown", "help_when_bare", "budget_options", "budget_from_flags", "budget_shared_option", "follow_symlinks_option", "model_connection", "model_from_flags", "otel_option",
+__all__ = ["DEFAULT_LIMITS", "echo_markdown", "help_when_bare", "budget_options", "budget_from_flags", "limits_help",
+           "memory_bank", "memory_option", "budget_shared_option", "follow_symlinks_option", "model_connection", "model_from_flags", "otel_option",
            "write_output", "print_json"]
+
+
+#: The limits ``loom ask`` and ``loom research`` apply when a flag is left out (a test keeps them
+#: equal to the research pipeline's own budget).
+DEFAULT_LIMITS: dict[str, float | None] = {"usd": None, "tokens": 400_000, "seconds": 300}
+
+
+def limits_help(limits: dict[str, float | None]) -> dict[str, str]:
+    """``limits`` as ``budget_options`` shows them in --help: ``400,000``, ``300``, ``none``."""
+    return {key: "none" if value is None else f"{value:,g}" if key == "tokens" else f"{value:g}"
+            for key, value in limits.items()}
 
 
 def budget_from_flags(
     usd: float | None = None, tokens: int | None = None, seconds: float | None = None, *, name: str = "run",
-    shared: str | None = None,
+    shared: str | None = None, defaults: dict[str, float | None] | None = None,
 ) -> Budget:
-    """A budget from CLI flags; zero or negative limits are a usage error (exit 2)."""
+    """A budget from CLI flags; zero or negative limits are a usage error (exit 2). Each limit
+    left out takes its value from ``defaults``, except that a shared budget (``shared``) keeps
+    its own USD and token limits: the first run that names it gives them."""
     for flag, value in (("--budget-usd", usd), ("--budget-tokens", tokens), ("--budget-seconds", seconds)):
         if value is not None and value <= 0:
             raise ConfigError(f"{flag} {value:g} leaves nothing to spend; give a positive limit or leave it out")
+    fill = defaults or {}
+    if shared is None:
+        usd = usd if usd is not None else fill.get("usd")
+        default_tokens = fill.get("tokens")
+        tokens = tokens if tokens is not None else (int(default_tokens) if default_tokens is not None else None)
+    seconds = seconds if seconds is not None else fill.get("seconds")
     return Budget(usd=usd, tokens=tokens, seconds=seconds, name=name, shared=shared)
+
+
+def memory_option(default: str | None, shown: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--memory``, spelled and meant the same on ask, run and research: ``run`` (a bank for this
+    run only), ``project`` (shared by every run under the loom home) or a bank file path."""
+    return click.option(
+        "--memory", default=default, metavar="SCOPE",
+        help=f"Memory bank: run (this run only), project (shared across runs) or a file path (default: {shown or default}).",
+    )
+
+
+def memory_bank(memory: str, run_id: str) -> Any:
+    """The bank ``--memory`` names for run ``run_id`` (None for ``none``), with heuristic admission
+    as ``loom research`` uses it."""
+    if memory == "none":
+        return None
+    from agentloom.memory.admission import HeuristicAdmission
+    from agentloom.memory.bank import MemoryBank
+
+    if memory in ("run", "project"):
+        return MemoryBank(scope=memory, run_id=run_id if memory == "run" else None, policy=HeuristicAdmission())
+    return MemoryBank(Path(memory).expanduser().resolve(), scope="project", policy=HeuristicAdmission())
 
 
 def budget_options(default: dict[str, str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

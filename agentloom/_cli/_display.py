@@ -6,6 +6,7 @@ shows the plan, each branch's status and current tool call, budget bars and memo
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -69,6 +70,7 @@ class RunDisplay:
         self.width = width
         self._finished = False
         self._logged = False
+        self._tty: tuple[int, Any] | None = None  # the terminal settings to restore (see _quiet_interrupt_echo)
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> RunDisplay:
@@ -77,8 +79,39 @@ class RunDisplay:
 
             # get_renderable: every refresh redraws, so running times and spinners tick between events
             self._live = Live(console=self._console(), refresh_per_second=8, transient=False, get_renderable=self._render)
+            self._quiet_interrupt_echo()
             self._live.start()
         return self
+
+    def _quiet_interrupt_echo(self) -> None:
+        """Stop the terminal echoing ``^C`` while the view is drawn: the echo moves the cursor a
+        line under the view's feet, and its last frame was then drawn below a stray copy of its
+        title. Restored on exit (Ctrl-C still interrupts)."""
+        if self._tty is not None or not sys.stdin.isatty():
+            return
+        try:
+            import termios
+
+            fd = sys.stdin.fileno()
+            saved = termios.tcgetattr(fd)
+            quiet = list(saved)
+            quiet[3] &= ~termios.ECHOCTL
+            termios.tcsetattr(fd, termios.TCSANOW, quiet)
+            self._tty = (fd, saved)
+        except (ImportError, AttributeError, OSError, ValueError):  # no termios (Windows) or no real terminal
+            self._tty = None
+
+    def _restore_echo(self) -> None:
+        if self._tty is None:
+            return
+        import termios
+
+        fd, saved = self._tty
+        self._tty = None
+        try:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        except (OSError, termios.error):
+            pass
 
     def _console(self) -> Any:
         from rich.console import Console
@@ -92,6 +125,7 @@ class RunDisplay:
         live, self._live = self._live, None
         if live is not None:
             live.stop()
+            self._restore_echo()
         try:
             yield self._console()
         finally:
@@ -101,8 +135,11 @@ class RunDisplay:
     def __exit__(self, *exc: object) -> None:
         self._finished = True
         if self._live is not None:
-            self._live.stop()  # one last frame, drawn once (also after Ctrl-C)
-            self._live = None
+            try:
+                self._live.stop()  # one last frame, drawn once (also after Ctrl-C)
+            finally:
+                self._live = None
+                self._restore_echo()
         elif self.mode == "plain" and self._logged and not exc[0]:
             self._log(f"done in {time.monotonic() - self.started:.2f}s; memory hits {self.memory_hits}")
 
@@ -124,7 +161,10 @@ class RunDisplay:
         if isinstance(event, PlanMade):
             detail = data.get("reason") or ""
             who = "" if name in ("plan", "budget", "") else f"{name}: "
-            plan = f"{who}width {data.get('width', '?')}, depth {data.get('depth', '?')}" + (f" — {detail}" if detail else "")
+            depth = data.get("depth", "?")
+            rounds = f"depth up to {depth}" if isinstance(depth, int) and depth > 1 else f"depth {depth}"  # at most; the footer says how many ran
+            detail = re.sub(rf"^width {data.get('width')}\s*[,:]\s*", "", detail)  # said once, just before
+            plan = f"{who}width {data.get('width', '?')}, {rounds}" + (f" — {detail}" if detail else "")
             self.plan_lines.append(plan)
             for sub in data.get("sub_tasks") or []:
                 self.plan_lines.append(f"  - {sub}")

@@ -12,7 +12,13 @@ from typing import Any
 
 import click
 
-from agentloom._cli._common import budget_options, budget_shared_option, model_connection, otel_option
+from agentloom._cli._common import (
+    budget_options,
+    budget_shared_option,
+    memory_option,
+    model_connection,
+    otel_option,
+)
 from agentloom._cli.approve import approve_option
 
 __all__ = ["run", "validate", "draw", "schema"]
@@ -84,7 +90,9 @@ def _preload_langgraph() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="A run input (repeat for several).")
 @click.option("--model", "-m", default=None, help="Use this model for every model in the graph (e.g. offline).")
-@budget_options({"usd": "the spec's budget.usd", "tokens": "the spec's budget.tokens", "seconds": "the spec's budget.seconds"})
+@budget_options({"usd": "the spec's budget.usd, else none", "tokens": "the spec's budget.tokens, else none",
+                 "seconds": "the spec's budget.seconds, else none"})
+@memory_option(None, "the spec's memory: block")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, help="Write the output here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the Result) on stdout.")
 @click.option("--resume", metavar="RUN_ID", default=None, help="Continue a killed or budget-stopped run.")
@@ -94,7 +102,7 @@ def _preload_langgraph() -> None:
 @budget_shared_option
 @model_connection
 def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float | None, budget_tokens: int | None,
-        budget_seconds: float | None, out: str | None,
+        budget_seconds: float | None, memory: str | None, out: str | None,
         as_json: bool, resume: str | None, quiet: bool, budget_shared: str | None, approve_gates: tuple[str, ...] = ()) -> None:
     """Run the agent graph in FILE.
 
@@ -111,6 +119,8 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
     from agentloom.storage import prefer_database
 
     graph = _load(file)
+    if memory is not None:
+        _set_memory(graph, memory)
     prefer_database(graph.spec.database_url())  # before the budget: a shared one lives in that database
     given = _parse_inputs(inputs)
     _preload_langgraph()
@@ -168,6 +178,20 @@ def run(file: str, inputs: tuple[str, ...], model: str | None, budget_usd: float
             click.echo(f"loom: continue it with: loom run {file} --resume {result.run_id} --budget-usd <higher>", err=True)
     if result.budget_limited:
         raise SystemExit(EXIT_BUDGET)
+
+
+def _set_memory(graph: Any, memory: str) -> None:
+    """``--memory`` in place of the spec's ``memory:`` block, meaning what it means on research."""
+    from pathlib import Path
+
+    from agentloom.errors import ConfigError
+
+    if memory == "none":
+        raise ConfigError("--memory none: a graph's memory comes from its spec; remove its memory: block instead")
+    if memory in ("run", "project"):
+        graph.set_memory(scope=memory, admission="heuristic")
+    else:
+        graph.set_memory(path=str(Path(memory).expanduser().resolve()), admission="heuristic")
 
 
 @click.command("validate")

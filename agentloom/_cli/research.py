@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from agentloom._cli._common import (
+    DEFAULT_LIMITS,
     budget_options,
     budget_shared_option,
     follow_symlinks_option,
+    limits_help,
+    memory_option,
     model_connection,
     otel_option,
 )
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     from agentloom.result import Result
 
 #: The pipeline's own limits, as --help shows them (a test keeps them equal to the pipeline spec's).
-RESEARCH_DEFAULT_LIMITS = {"usd": "none", "tokens": "400,000", "seconds": "300"}
+RESEARCH_DEFAULT_LIMITS = limits_help(DEFAULT_LIMITS)
 
 __all__ = ["research"]
 
@@ -32,7 +35,7 @@ __all__ = ["research"]
 @click.option("--width", default="auto", show_default=True, help="Research teams per round: auto or a number.")
 @click.option("--depth", default="auto", show_default=True, help="Research rounds at most: auto or a number.")
 @budget_options(RESEARCH_DEFAULT_LIMITS)
-@click.option("--memory", default="run", show_default=True, help="Memory bank: run, project, or a file path.")
+@memory_option("run")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the report to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.option("--resume", "resume", default=None, metavar="RUN_ID", help="Continue a killed or budget-stopped run.")
@@ -74,7 +77,7 @@ def research(
     from agentloom.research.run import corpus_paths
     from agentloom.runstore import RunStore, new_run_id
 
-    _check_inputs(question, resume, width, depth)
+    _check_inputs(question, resume, width, depth, memory)
     gates = parse_approve_flags(approve_gates)
     budget = _budget(budget_usd, budget_tokens, budget_seconds, budget_shared)
     paths = corpus_paths(list(corpus)) if corpus else []
@@ -121,8 +124,8 @@ def research(
         raise SystemExit(3)
 
 
-def _check_inputs(question: str | None, resume: str | None, width: str, depth: str) -> None:
-    """One clear line for a missing question, a question given with --resume, or a bad width/depth."""
+def _check_inputs(question: str | None, resume: str | None, width: str, depth: str, memory: str = "run") -> None:
+    """One clear line for a missing question, a question given with --resume, a bad width/depth or memory."""
     from agentloom.errors import ConfigError
     from agentloom.research.run import check_width
 
@@ -132,21 +135,19 @@ def _check_inputs(question: str | None, resume: str | None, width: str, depth: s
         raise ConfigError("--resume continues a run with its own question; leave the question out")
     check_width(width, "--width")
     check_width(depth, "--depth")
+    if memory == "none":
+        raise ConfigError("--memory none: research teams always share a memory bank; use run, project or a file path")
 
 
 def _budget(usd: float | None, tokens: int | None, seconds: float | None, shared: str | None = None) -> Budget:
-    """The budget from the flags, else the pipeline's own limits (made here so the live view can
-    show them); ``shared`` names a budget shared across processes."""
+    """The budget from the flags, each limit left out being the pipeline's own (made here so the
+    live view can show them); ``shared`` names a budget shared across processes."""
     from agentloom._cli._common import budget_from_flags
-
-    if any(v is not None for v in (usd, tokens, seconds)):
-        return budget_from_flags(usd, tokens, seconds, name="research", shared=shared)
-    from agentloom.budget import Budget
     from agentloom.research.pipeline import deep_research_graph
 
     spec_budget = deep_research_graph().spec.budget
     limits = spec_budget.limits() if spec_budget is not None else {}
-    return Budget.from_limits(limits | ({"shared": shared} if shared else {}), name="research")
+    return budget_from_flags(usd, tokens, seconds, name="research", shared=shared, defaults=limits)
 
 
 def _report(result: Result, out: str | None, as_json: bool, quiet: bool) -> None:
@@ -223,4 +224,5 @@ def _json_payload(result: Result) -> dict[str, Any]:
         "run_id": result.run_id,
         "partial": result.partial,
         "stop_reason": result.stop_reason,
+        "resumed": bool(result.meta.get("resumed")),
     }

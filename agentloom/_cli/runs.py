@@ -73,7 +73,11 @@ def _secs(value: float | None) -> str:
 
 
 def _duration(record: RunRecord) -> float | None:
-    return record.finished - record.created if record.finished and record.created else None
+    """From start to finish, without the pauses between a stop and its resume."""
+    if not (record.finished and record.created):
+        return None
+    paused = sum(float(p[1]) - float(p[0]) for p in (record.meta or {}).get("pauses") or [] if len(p) >= 2)
+    return max(0.0, record.finished - record.created - paused)
 
 
 def _short(value: Any, limit: int) -> str:
@@ -254,7 +258,7 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
             "created": record.created, "finished": record.finished, "duration_s": _duration(record),
             "input": record.input, "usage": usage, "events": dict(counts), "decisions": decisions,
             "errors": errors, "output": record.output, "meta": record.meta,
-            "artifacts": [a["name"] for a in store.artifacts(record.id)],
+            "artifacts": list(dict.fromkeys(a["name"] for a in store.artifacts(record.id))),  # once each: a resumed run rewrites its report
         }
         if tl is not None:
             payload["timeline"] = tl.to_dict()
@@ -265,6 +269,9 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
     fields = [("kind", record.kind), ("name", record.name), ("status", record.status),
               ("created", _when(record.created)),
               ("duration", _secs(_duration(record)) if record.finished else f"- (not finished; {record.status})")]
+    from agentloom.research.run_page import resumed_line
+
+    fields.append(("resumed", resumed_line(record) or "no"))
     if record.input is not None:
         fields.append(("input", _short(record.input, 300)))
     out += [f"  {k:<9} {v}" for k, v in fields if v]
@@ -310,7 +317,7 @@ def show(run_id: str, timeline: bool, as_json: bool) -> None:
         out.append("output")
         shown = text if len(text) <= 2000 else text[:2000] + f"\n... ({len(text) - 2000} more characters)"
         out += ["  " + line for line in shown.splitlines()]
-    artifacts = [a["name"] for a in store.artifacts(record.id)]
+    artifacts = list(dict.fromkeys(a["name"] for a in store.artifacts(record.id)))  # a resumed run rewrites its report
     if artifacts:
         out.append("artifacts: " + ", ".join(artifacts))
     if tl is not None:

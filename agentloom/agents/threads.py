@@ -15,7 +15,8 @@ import math
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from agentloom import tracing
+from agentloom import remote_run, tracing
+from agentloom.agents import _remote_thread
 from agentloom.budget import Budget
 from agentloom.errors import BudgetExceeded
 from agentloom.tools.base import Tool
@@ -98,6 +99,9 @@ def spawn_tool(parent: Agent) -> Tool:
             async with gate:
                 token = spawn_depth.set(current + 1)
                 try:
+                    if _remote_thread.eligible(agent):  # on a Ray host, charging the run's budget through the database
+                        job = _remote_thread.ThreadJob(remote_run.link_here(), agent, sub_task, limits, current + 1)
+                        return await _remote_thread.run_thread(job, budget), None
                     branch = budget.child(agent.name, **limits) if budget is not None else None
                     return await agent.run(sub_task, budget=branch), None
                 except BudgetExceeded as exc:

@@ -8,6 +8,7 @@ import asyncio
 import inspect
 import itertools
 import os
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -77,25 +78,37 @@ class _Host:
 
 
 class _Mailbox:
-    """An async actor holding relayed items until the driver takes them."""
+    """An async actor holding relayed items until the driver takes them. A take names the routes
+    it serves, so a take left over from a finished event loop never takes another call's items;
+    items nobody took within ``KEEP_S`` (their driver died) are dropped."""
+
+    KEEP_S = 600.0
 
     def __init__(self) -> None:
-        self._items: list[tuple[str, list[Any]]] = []
+        self._items: list[tuple[float, str, list[Any]]] = []
         self._ready = asyncio.Event()
 
     async def put(self, route: str, batch: list[Any]) -> None:
-        self._items.append((route, batch))
+        self._items.append((time.monotonic(), route, batch))
         self._ready.set()
 
-    async def take(self, wait: float) -> list[tuple[str, list[Any]]]:
-        if not self._items and wait > 0:
+    def _mine(self, routes: frozenset[str]) -> list[tuple[str, list[Any]]]:
+        stale = time.monotonic() - self.KEEP_S
+        mine = [(route, batch) for _, route, batch in self._items if route in routes]
+        self._items = [item for item in self._items if item[1] not in routes and item[0] > stale]
+        return mine
+
+    async def take(self, routes: frozenset[str], wait: float) -> list[tuple[str, list[Any]]]:
+        deadline = time.monotonic() + wait
+        mine = self._mine(routes)
+        while not mine and time.monotonic() < deadline:
+            self._ready.clear()
             try:
-                await asyncio.wait_for(self._ready.wait(), wait)
+                await asyncio.wait_for(self._ready.wait(), max(0.0, deadline - time.monotonic()))
             except TimeoutError:
-                pass
-        items, self._items = self._items, []
-        self._ready.clear()
-        return items
+                break
+            mine = self._mine(routes)
+        return mine
 
 
 class HostPool:
@@ -196,8 +209,9 @@ class _Pump:
 
     async def take(self, wait: float) -> None:
         async with self.lock:
-            batches = await self.relay.mailbox.take.remote(wait)
-            self.relay.deliver(batches)
+            routes = frozenset(self.relay._routes)
+            if routes:
+                self.relay.deliver(await self.relay.mailbox.take.remote(routes, wait))
 
     async def _run(self) -> None:
         while self.relay._routes:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar
 
-from agentloom import executors, tracing
+from agentloom import executors, remote_run, tracing
 from agentloom.errors import (
     AgentloomError,
     ApprovalDenied,
@@ -284,7 +283,7 @@ class _Builder:
                 if remote:  # its turns run on a worker, which records through the run's database and events
                     job = self._job(body, f"{name}[{index}]", scope, inputs, str(team), config)
                     output, flags = await _with_retries(
-                        retry, lambda: _remote_branch.run_remote(executor, job, tracing.current()))
+                        retry, lambda: remote_run.call_elsewhere(executor, _remote_branch.run_on_worker, job, job.label))
                 else:
                     output, flags = await _with_retries(
                         retry, lambda: self._run(body, f"{name}[{index}]", scope, res, team=str(team), partial=False,
@@ -309,19 +308,10 @@ class _Builder:
     def _job(self, body: Any, label: str, scope: Mapping[str, Any], inputs: Mapping[str, Any], team: str,
              config: Any) -> _remote_branch.BranchJob:
         """A branch as a picklable job for a remote worker (see ``_remote_branch``)."""
-        from agentloom._paths import loom_home
-        from agentloom.storage import database_url
-
-        ctx = tracing.current()
-        shared, limits, left = _remote_branch.budget_of(ctx)
         return _remote_branch.BranchJob(
-            spec=self.spec, refs=dict(self.resources.refs), base_dir=self.resources.base_dir, inputs=dict(inputs),
-            model=self.resources.model_override, node=body, label=label, scope=_remote_branch.scope_of(scope), team=team,
-            configurable=self._configurable(config), run_id=ctx.run_id if ctx is not None else "",
-            parent_span=ctx.span_id if ctx is not None else None, parent_team=ctx.team if ctx is not None else None,
-            budget_name=shared, budget_limits=limits, seconds_left=left, home=str(loom_home().resolve()),
-            database_url=database_url(), ray_settings=_remote_branch.ray_settings(executors.current()),
-            driver_host=socket.gethostname())
+            link=remote_run.link_here(), spec=self.spec, refs=dict(self.resources.refs), base_dir=self.resources.base_dir,
+            inputs=dict(inputs), model=self.resources.model_override, node=body, label=label,
+            scope=_remote_branch.scope_of(scope), team=team, configurable=self._configurable(config))
 
     def map_join(self, name: str) -> Callable[..., Any]:
         async def join(state: dict[str, Any]) -> dict[str, Any]:

@@ -129,11 +129,6 @@ async def run_graph(
             build_resources, spec, resolved, graph.refs, graph.base_dir, model_override=model, run_id=thread_id, memory=memory
         )
         chosen = executor_of(spec, executor)
-        if chosen.remote and not nested and budget.parent is None and budget.shared is None \
-                and any(v is not None for v in budget.metered_limits().values()):
-            from agentloom.graph._remote_branch import shared_name
-
-            budget.share(shared_name(thread_id))  # the run's workers charge it through the database
         run = _Run(graph, resolved, budget, resources, thread_id, nested, resume, store, list(listeners or []), afresh=afresh,
                    decision=decision, model=model)
         try:
@@ -180,13 +175,14 @@ async def _execute(run: _Run, saver: Any, config: Any) -> Result:
     async with run_scope(
         "graph",
         spec.name,
-        {"inputs": run.inputs, "resumed": run.resume},
+        {"inputs": run.inputs},  # whether it was resumed is in the record's meta (``resumed``, ``pauses``)
         budget=run.budget,
         run_id=None if run.nested else run.thread_id,
         store=run.store,
         memory=run.resources.memory,
         listeners=[*run.listeners, run.count_hits],
         resume=run.resume,
+        carry_over=run.decision is None,  # an approval's answer charges the spend before its pause itself
     ) as scope, open_mcp(run.resources):  # the run owns its MCP sessions; their errors are recorded in it
         if run.nested:
             scope.ctx.listeners.extend([*run.listeners, run.count_hits])

@@ -5,6 +5,7 @@ passed through the one redaction path so no secret leaves in a trace."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from agentloom import events as ev
@@ -23,13 +24,20 @@ def clean(attrs: Mapping[str, Any]) -> dict[str, AttrValue]:
     for key, value in attrs.items():
         if value is None:
             continue
-        if is_secret_key(key.rsplit(".", 1)[-1]):
+        if _secret_name(key):
             out[key] = REDACTED
         elif isinstance(value, bool | int | float):
             out[key] = value
         elif isinstance(value, str):
             out[key] = text(value)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _secret_name(key: str) -> bool:
+    """Whether an attribute's last dotted part names a secret (the same few hundred keys come
+    back on every span, so the answer is kept)."""
+    return is_secret_key(key.rsplit(".", 1)[-1])
 
 
 def text(value: str) -> str:

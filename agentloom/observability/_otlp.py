@@ -1,6 +1,9 @@
 """The OpenTelemetry SDK side: a batch OTLP/HTTP exporter per process, and ``write`` turning a
 ``SpanRecord`` into a finished SDK span with the record's own ids and times.
 
+The SDK's batch processor and OTLP/HTTP client send the spans; only the encoding is agentloom's
+own (``_wire``: the same bytes, about a fifth of the CPU).
+
 Only this module imports ``opentelemetry``; it is imported when a run starts with tracing on.
 A record is already a finished span, so ``write`` builds the SDK's ``ReadableSpan`` and hands it
 straight to the batch processor (no tracer, no live span to start and end: that costs a span
@@ -14,15 +17,17 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from collections.abc import Sequence
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from agentloom.observability._tree import SpanRecord
+from agentloom.observability._wire import encode_spans
 
 __all__ = ["Exporter"]
 
@@ -30,6 +35,23 @@ __all__ = ["Exporter"]
 QUEUE_SIZE = 65_536
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
+
+
+class _WireExporter(OTLPSpanExporter):
+    """The SDK's OTLP/HTTP exporter (endpoint, headers, TLS, compression, retries, its own
+    metrics), encoding a batch with ``_wire`` rather than a protobuf message per span and value.
+    An SDK without the client this relies on gets its own encoder back."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        client, metrics = getattr(self, "_client", None), getattr(self, "_metrics", None)
+        if client is None or metrics is None or getattr(self, "_shutdown", True):
+            return super().export(spans)
+        with metrics.export_operation(len(spans)) as result:
+            sent = client.export(encode_spans(spans))
+            if not sent.success:
+                result.error = sent.error
+                return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
 
 
 class Exporter:
@@ -50,7 +72,7 @@ class Exporter:
         self._sampled: dict[int, bool] = {}
         self._lock = threading.Lock()
         queue = None if os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") else QUEUE_SIZE
-        self.processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint), max_queue_size=queue)
+        self.processor = BatchSpanProcessor(_WireExporter(endpoint=endpoint), max_queue_size=queue)
         atexit.register(self.shutdown)
 
     def _keep(self, record: SpanRecord) -> bool:

@@ -4,6 +4,9 @@ affords, and recording each decision."""
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from agentloom.budget import Budget
@@ -11,7 +14,7 @@ from agentloom.errors import ConfigError
 from agentloom.models.types import Model
 from agentloom.planners.types import Feedback, Plan, record_decision
 
-__all__ = ["PlannerBase", "affordable", "COST_UNITS"]
+__all__ = ["PlannerBase", "affordable", "teams_reason", "COST_UNITS"]
 
 COST_UNITS = ("llm_calls", "tool_calls", "tokens", "input_tokens", "output_tokens", "usd")
 
@@ -34,6 +37,20 @@ def affordable(remaining: Budget | float | None, unit: str, cost_per_branch: flo
     if isinstance(remaining, bool) or not isinstance(remaining, int | float):
         raise ConfigError(f"remaining budget {remaining!r} must be a Budget, a number or None")
     return max(0.0, float(remaining)) / cost_per_branch
+
+
+def teams_reason(plan: Plan, teams: int) -> str:
+    """``plan``'s reason for a round over several sub-tasks, leading with the ``teams`` that run:
+    "width 3, one team per sub-question: ..." (the planner's "width N:" prefix is replaced)."""
+    k = len(plan.sub_tasks)
+    if teams == k:
+        spread = "one team per sub-question"
+    elif teams % k == 0:
+        spread = f"{teams // k} teams per sub-question"
+    else:
+        spread = f"{teams} teams over {k} sub-questions"
+    rest = re.sub(r"^width \d+\s*:\s*", "", plan.reason.strip())
+    return f"width {teams}, {spread}" + (f": {rest}" if rest else "")
 
 
 class PlannerBase:
@@ -63,6 +80,8 @@ class PlannerBase:
         self.cost_per_branch = float(cost_per_branch)
         self.stop_on_pass = stop_on_pass
         self.max_width = max_width
+        #: How many branches a plan runs, for a runner whose rule is not ``width`` per sub-task.
+        self.branch_rule: Callable[[Plan], int] | None = None
         if name:
             self.name = name
 
@@ -84,8 +103,22 @@ class PlannerBase:
             return feedback.cost / feedback.branches
         return self.cost_per_branch
 
+    def teams(self, plan: Plan) -> int:
+        """How many branches ``plan`` runs: ``width`` per sub-task, as ``run_rounds`` runs them (a
+        runner with another rule, such as the graph's planner node, sets ``branch_rule``)."""
+        if self.branch_rule is not None:
+            return int(self.branch_rule(plan))
+        return plan.width * max(1, len(plan.sub_tasks))
+
     def finish(self, plan: Plan, **extra: Any) -> Plan:
-        """Record ``plan`` as a decision and return it."""
+        """Record ``plan`` as a decision and return it. With several sub-tasks its reason leads
+        with the number of branches that actually run (the decision's ``width``; the planner's
+        own per-sub-task figure is ``planned_width``), so the plan never contradicts the teams."""
+        teams = self.teams(plan)
+        if not plan.stop and len(plan.sub_tasks) > 1:
+            plan = replace(plan, reason=teams_reason(plan, teams))
+        if teams != plan.width:
+            extra = {"width": teams, "planned_width": plan.width, **extra}
         record_decision(self.name, plan, **extra)
         return plan
 

@@ -199,7 +199,8 @@ class BudgetPlanner(PlannerBase):
         if single >= self.saturation_baseline:
             est.update(F=round(single, 4))
             return self._plan(1, False, sub_tasks, r, depth_left, est,
-                              f"width 1: a single branch is likely enough (F(1)≈{single:.2f} >= {self.saturation_baseline:.2f}; capability saturation, coordination stops paying)")
+                              f"width 1: {'one branch per sub-question' if len(sub_tasks) > 1 else 'a single branch'} is likely "
+                              f"enough (F(1)≈{single:.2f} >= {self.saturation_baseline:.2f}; capability saturation, coordination stops paying)")
         target = 0
         rejected: float | None = None
         for n in range(1, cap + 1):

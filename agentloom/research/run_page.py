@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agentloom.runstore import RunRecord, RunStore
 
-__all__ = ["export_page", "report_markdown", "timeline_of", "usage_of"]
+__all__ = ["export_page", "report_markdown", "resumed_line", "timeline_of", "usage_of"]
 
 _MEMORY_STATUSES = ("cached", "coalesced")
 
@@ -61,7 +61,19 @@ def timeline_of(store: RunStore, record: RunRecord, events: list[dict[str, Any]]
     events = store.events(record.id) if events is None else events
     wall = (record.usage or {}).get("wall_s")  # the report footer's wall time, shown beside the chart's
     return build_timeline(events, run_id=record.id, start=record.created or None, end=record.finished,
-                          total=float(wall) if isinstance(wall, (int, float)) else None)
+                          total=float(wall) if isinstance(wall, (int, float)) else None,
+                          pauses=(record.meta or {}).get("pauses") or None)
+
+
+def resumed_line(record: RunRecord) -> str:
+    """"yes, 2 times; 7.04s paused (not run time)" for a run continued after a stop, else ""."""
+    meta = record.meta or {}
+    if not meta.get("resumed"):
+        return ""
+    pauses = [p for p in meta.get("pauses") or [] if len(p) >= 2]
+    times = len(pauses) or 1
+    paused = sum(float(b) - float(a) for a, b, *_ in pauses)
+    return f"yes, {times} time{'s' if times != 1 else ''}" + (f"; {paused:.2f}s paused (not run time)" if paused > 0 else "")
 
 
 def export_page(store: RunStore, record: RunRecord) -> str:
@@ -78,6 +90,9 @@ def export_page(store: RunStore, record: RunRecord) -> str:
         "usage": f"{'unknown' if usd is None else f'${float(usd):.4f}'}, {usage.get('tokens', 0)} tokens, "
         f"{usage.get('llm_calls', 0)} llm calls, {usage.get('tool_calls', 0)} tool calls, {usage.get('memory_hits', 0)} memory hits",
     }
+    resumed = resumed_line(record)
+    if resumed:
+        facts["resumed"] = resumed
     if record.input is not None:
         text = record.input if isinstance(record.input, str) else json.dumps(record.input, ensure_ascii=False, default=str)
         text = " ".join(text.split())

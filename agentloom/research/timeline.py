@@ -129,8 +129,9 @@ class Timeline:
     max_concurrency: int
     active: float
     startup: float = 0.0  # before the first recorded step (imports, indexing): not drawn
-    paused: float = 0.0  # idle stretches longer than PAUSE_S (an interrupt before its resume): cut out
+    paused: float = 0.0  # idle stretches of a stop before its resume (and any longer than PAUSE_S): cut out
     total: float | None = None  # the run's own wall time (the report footer's), when known
+    resumes: int = 0  # how often the run was resumed after a stop (its record's ``pauses``)
 
     @property
     def parallelism(self) -> float:
@@ -170,6 +171,8 @@ class Timeline:
         extra = []
         if self.startup >= 0.0005:
             extra.append(f"{secs(self.startup)} start-up before the first step (not drawn)")
+        if self.resumes:
+            extra.append(f"resumed {self.resumes} time{'s' if self.resumes != 1 else ''}")
         if self.paused > 0:
             extra.append(f"{secs(self.paused)} paused between an interrupt and its resume (cut out)")
         if self.total is not None and abs(self.total - self.wall) >= 0.005:
@@ -188,6 +191,8 @@ class Timeline:
             "max_concurrency": self.max_concurrency,
             "startup_s": round(self.startup, 6),
             "paused_s": round(self.paused, 6),
+            "resumed": self.resumes > 0,
+            "resumes": self.resumes,
             "total_s": round(self.total, 6) if self.total is not None else None,
             "critical_call_s": round(self.critical_call_time, 6),
             "critical_path": [
@@ -221,12 +226,15 @@ def build_timeline(
     start: float | None = None,
     end: float | None = None,
     total: float | None = None,
+    pauses: Iterable[Iterable[float]] | None = None,
 ) -> Timeline:
     """The timeline of a run's events (as ``RunStore.events`` returns them). ``start``/``end``
     (the run's created/finished times): the chart begins at the first step (the time before it is
     ``startup``) and ends at ``end`` when that is later than the events; ``total`` is the run's own
-    wall time (its report's), shown beside the chart's. Idle stretches longer than ``PAUSE_S``
-    (a run interrupted, then resumed) are cut out and counted as ``paused``."""
+    wall time (its report's), shown beside the chart's. ``pauses`` are the run's recorded stops
+    before a resume (``[stopped, resumed]`` times, the record's ``meta["pauses"]``): the idle
+    stretch around each is cut out and counted as ``paused``, and so is any idle stretch longer
+    than ``PAUSE_S`` (a stop in a run recorded without them)."""
     raw = [e for e in events if e.get("start") is not None]
     kept = _kept(raw)
     starts = [_num(e.get("start"), 0.0) for e in kept]
@@ -234,7 +242,8 @@ def build_timeline(
     t0 = min(starts, default=start or 0.0)
     startup = max(0.0, t0 - start) if start is not None and starts else 0.0
     t_end = max([*ends, *([end] if end is not None else [])], default=t0)
-    gaps = _pauses(list(zip(starts, ends, strict=True)))
+    recorded = [(float(a), float(b)) for a, b in (tuple(p)[:2] for p in pauses or []) if b > a]
+    gaps = _pauses(list(zip(starts, ends, strict=True)), recorded)
     by_id = _rows(kept, t0, gaps)
     roots = _link(by_id, raw)
     ordered = _depth_first(by_id, roots)
@@ -257,6 +266,7 @@ def build_timeline(
         startup=startup,
         paused=paused,
         total=total,
+        resumes=len(recorded),
     )
 
 
@@ -264,13 +274,16 @@ def build_timeline(
 PAUSE_S = 2.0
 
 
-def _pauses(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Stretches longer than ``PAUSE_S`` in which nothing was running, in time order."""
+def _pauses(intervals: list[tuple[float, float]], recorded: list[tuple[float, float]] | None = None) -> list[tuple[float, float]]:
+    """Stretches in which nothing was running that hold a recorded stop (``recorded``), or that
+    last longer than ``PAUSE_S``, in time order."""
     gaps: list[tuple[float, float]] = []
     reach: float | None = None
     for s, e in sorted(intervals):
-        if reach is not None and s - reach > PAUSE_S:
-            gaps.append((reach, s))
+        if reach is not None and s > reach:
+            stopped = any(a < s and b > reach for a, b in recorded or [])
+            if stopped or s - reach > PAUSE_S:
+                gaps.append((reach, s))
         reach = e if reach is None else max(reach, e)
     return gaps
 

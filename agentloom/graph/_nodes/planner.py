@@ -125,6 +125,7 @@ async def run_planner(n: Any, name: str, scope: Mapping[str, Any], res: Resource
         return await _pdr(n, name, scope, res)
     question = node_question(n.question, scope, name) or ""
     planner = _width_planner(n, name, scope, res)
+    planner.branch_rule = lambda plan: len(_branches(list(plan.sub_tasks), question, plan.width))  # what this node runs
     feedback, rounds = _feedback(n, name, scope)
     ctx = tracing.current()
     plan = await planner.next_plan(question, ctx.budget if ctx is not None else None, feedback)
@@ -137,6 +138,8 @@ async def run_planner(n: Any, name: str, scope: Mapping[str, Any], res: Resource
             "planner": type(planner).__name__,
             "sub_tasks": sub_tasks,
             "branches": branches,
+            "width": len(branches),  # what runs (the next round's feedback and the plan gate count these)
+            "planned_width": plan.width,
             "rounds": rounds,
             "text": plan.reason,
         }

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 
+from agentloom.models.offline._agreement import refer_to_one, singular_before, well_formed
 from agentloom.models.types import Completion, ModelRequest
 from agentloom.text.sections import question_in_messages
 
@@ -110,9 +111,14 @@ def _items(clause: str) -> tuple[int, int, list[str], str] | None:
     return None
 
 
-def _rewrite_comparison(lead: str, item: str, tail: str) -> str:
-    """One side of a comparison as its own question, keeping the predicate."""
+def _rewrite_comparison(lead: str, item: str, tail: str) -> str | None:
+    """One side of a comparison as its own question, keeping the predicate; None when the
+    comparison has a shape these rules cannot rephrase (the clause then stays whole)."""
     lead_clean = lead.strip().rstrip(",").strip()
+    article = re.search(r"\s*\bthe$", lead_clean, re.I)
+    if article:  # "compare the A and B plants": the article goes with each item
+        lead_clean = lead_clean[: article.start()].strip()
+        item = item if item.lower().startswith("the ") else f"the {item}"
     low = lead_clean.lower()
     m = re.match(r"^(?:compare|contrast)\s+(?:the\s+)?(.+?)\s+(?:of|for|in)$", low)
     if m:
@@ -121,9 +127,9 @@ def _rewrite_comparison(lead: str, item: str, tail: str) -> str:
         return _end(f"Describe {item}{tail}")
     m = re.match(r"^(?:what is |what's )?the difference (?:in|of) (.+?) between$", low)
     if m:
-        return _end(f"What is the {_orig(lead_clean, m.group(1))} of {item}")
+        return _end(f"What is the {_orig(lead_clean, m.group(1))} of {item}{tail}")
     if re.match(r"^(?:what is |what's )?the difference between$", low):
-        return f"Describe {item}."
+        return _end(f"Describe {item}{tail}")
     m = re.match(r"^(?:which|who)\b((?:\s+(?!is\b|was\b|has\b|had\b|are\b|were\b|have\b)\w+){0,3}?)\s+(?:is|was|has|had|are|were|have)\s+(?:the\s+)?(\w+)\s*(.*?)$", low)
     if m and m.group(2) in _COMPARATIVE:
         kind = _orig(lead_clean, m.group(1).strip()).strip()
@@ -134,7 +140,68 @@ def _rewrite_comparison(lead: str, item: str, tail: str) -> str:
             return _end(f"What is the {noun} of {item}{kind}")
         if default_noun:
             return _end(f"How {base} is {item}{kind}")
-    return _end(f"{lead_clean} {item}{tail}".strip())
+    if re.match(r"^(?:which|who)(?:\s+one)?\s+of$", low):  # "which of the A and B plants is larger"
+        return _which_of(item, tail)
+    if not any(w in _COMPARATIVE or w.endswith("est") for w in re.findall(r"[a-z]+", low)):
+        return _one_of(lead_clean + " ", item, tail)  # "who runs A and B": a list, not a comparison
+    return _which_aux(lead_clean, item)
+
+
+def _which_of(item: str, tail: str) -> str | None:
+    """A side of "which of A and B <noun> is larger / has more <noun>" as "How large is A <noun>?"."""
+    m = re.match(r"^((?:\s+[a-z][\w-]*)*?)\s+(?:is|was|has|had)\s+(?:the\s+)?(\w+)\s*(\w*)", tail)
+    if not m or m.group(2).lower() not in _COMPARATIVE:
+        return None
+    subject = f"{item}{m.group(1)}"
+    base, default_noun = _COMPARATIVE[m.group(2).lower()]
+    if m.group(2).lower() in ("more", "fewer", "less") and m.group(3):
+        return _end(f"How {'many' if m.group(3).endswith('s') else 'much'} {m.group(3)} does {subject} have")
+    return _end(f"How {base} is {subject}") if default_noun else None
+
+
+def _which_aux(lead: str, item: str) -> str | None:
+    """A side of "which barrier can be shut more quickly, A or B" as "How quickly can A be shut?"
+    (or "Can A be shut more quickly?" when no comparative word is found); None for other shapes."""
+    m = re.match(r"^(?:which|who)\s+(?:[\w-]+\s+){0,3}?(can|could|will|would|should|may|might|is|are|was|were|does|do|did)\s+(.+)$",
+                 lead, re.I)
+    if not m:
+        return None
+    aux, rest = m.group(1).lower(), m.group(2)
+    aux = {"are": "is", "were": "was", "do": "does"}.get(aux, aux)
+    more = re.search(r"\bmore\s+(\w+ly)\b", rest, re.I)
+    if more:
+        left = " ".join((rest[: more.start()] + rest[more.end():]).split())
+        return _end(f"How {more.group(1)} {aux} {item} {left}")
+    return _end(f"{aux.capitalize()} {item} {rest}")
+
+
+def _lead_less(item: str, tail: str) -> str | None:
+    """A side of a list that opens the clause: "A, B and C: when was each opened?" -> "When was
+    A opened?"; "A and B capacity" -> "What is the capacity of A?"; None for other shapes."""
+    m = re.match(r"^((?:\s+[a-z][\w-]*)*)\s*[:;,\u2014\u2013-]+\s*(.+)$", tail)
+    if m is None:
+        noun = tail.strip()
+        if not noun:
+            return f"Describe {item}."
+        return _end(f"What is the {noun} of {item}") if re.fullmatch(r"[a-z][\w -]*", noun) else None
+    subject, question = f"{item}{m.group(1)}", m.group(2).strip()
+    if re.search(r"\b(?:each|they|them|their|it|its)\b", question, re.I):
+        one = refer_to_one(question)
+        named = re.sub(r"\bits\b", f"{subject}'s", one, count=1) if re.search(r"\bits\b", one) else one
+        named = re.sub(r"\bit\b", subject, named, count=1) if named == one else named
+        return _end(named[0].upper() + named[1:])
+    comparison = re.match(r"^(?:which|who)(?:\s+one)?\s+(?:is|was)\s+(?:the\s+)?(\w+)", question, re.I)
+    if comparison and comparison.group(1).lower() in _COMPARATIVE and _COMPARATIVE[comparison.group(1).lower()][1]:
+        return _end(f"How {_COMPARATIVE[comparison.group(1).lower()][0]} is {subject}")
+    return None
+
+
+def _one_of(before: str, item: str, after: str) -> str:
+    """``before`` + one item + ``after``, with the words that agreed with the whole list made to
+    agree with one item ("When were A and B built" -> "When was A built")."""
+    if re.search(r"\bthe\s*$", before, re.I) and item.lower().startswith("the "):
+        item = item[4:]
+    return _end(f"{singular_before(before)}{item}{refer_to_one(after)}")
 
 
 def _singular(match: re.Match[str]) -> str:
@@ -191,13 +258,16 @@ def _expand(clause: str) -> list[str]:
         after = _SINGULAR_TAIL.sub(_singular, after)
         tail = after.rstrip(" ?.!")
     for item in items:
+        part: str | None
         if comparative and (lead.endswith(",") or re.match(r"^(?:compare|contrast|which|who|what is the difference|what's the difference|the difference)\b", lead, re.I)):
-            out.append(_rewrite_comparison(lead, item, tail))
+            part = _rewrite_comparison(lead, item, tail)
         elif not lead.strip():
-            noun = tail.strip()
-            out.append(_end(f"What is the {noun} of {item}") if noun else f"Describe {item}.")
+            part = _lead_less(item, tail)
         else:
-            out.append(_end(f"{before}{item}{after}"))
+            part = _one_of(before, item, after)
+        if part is None or not well_formed(part, item):
+            return [_end(clause)]  # a shape these rules cannot rephrase: the clause stays whole
+        out.append(part)
     return out
 
 
@@ -264,7 +334,9 @@ def split_question(question: str, *, keep_computed: bool = False) -> tuple[list[
     whole: set[str] = set()
     for i, clause in enumerate(clauses):
         if i > 0 and lead and not re.match(rf"^{_WH}\b", clause, re.I):
-            clause = f"{lead} {clause}"
+            # a noun phrase ("..., and the cost of X") asks what it is unless the lead already does
+            noun_phrase = re.match(r"^(?:the|a|an|its|their|his|her)\b", clause, re.I)
+            clause = f"What is {clause}" if noun_phrase and not re.search(r"\b(?:is|are|was|were)$", lead, re.I) else f"{lead} {clause}"
         parts = [sub[0].upper() + sub[1:] for sub in _expand(clause)]
         computed = keep_computed and is_computed(clause)
         if computed and len(parts) > 1:  # the parts, tidied now: the whole keeps its own words
