@@ -4,10 +4,15 @@ A graph or research run started with ``approve=`` (or a spec's ``approve:``) tha
 returns a ``Result`` with ``stop_reason == "waiting"``; the run store records it as ``waiting``
 and its LangGraph checkpoint keeps the pause, so any process can answer it::
 
-    run = approvals.get(result.run_id)
-    run.requests[0].projected            # the plan gate's projected cost
-    result = await run.resume(approve=True)              # or plan={"sub_tasks": [...], "width": 2}
-    result = await run.resume(approve=False, reason="too broad")   # ends with what was found
+    run = await research(question, approve="plan")      # run.stop_reason == "waiting"
+    result = await run.resume(approve=True)              # the same as approvals.get(run.run_id).resume(...)
+    handle = approvals.get(result.run_id)
+    handle.requests[0].projected         # the plan gate's projected cost
+    result = await handle.resume(approve=True)           # or plan={"sub_tasks": [...], "width": 2}
+    result = await handle.resume(approve=False, reason="too broad")   # ends with what was found
+
+A bare ``Agent(approve=...)`` waits inside its own process instead (``agentloom.live_approval``);
+``resume`` answers it through the run store and returns when it has run on.
 """
 
 from __future__ import annotations
@@ -108,6 +113,13 @@ class RunHandle:
                               f"see `loom runs show {record.id}`")
         approval = (record.meta or {}).get("approval") or {}
         recipe = approval.get("recipe") or {}
+        if recipe.get("entry") == "agent":  # a bare Agent waits in its own process: answer it through the store
+            if plan is not None:
+                raise ConfigError(f"run '{record.id}' is an Agent waiting at a tool or spend gate; there is no plan to edit")
+            from agentloom.live_approval import answer_live
+
+            return await answer_live(record.id, approval, {"approve": bool(approve), "reason": reason, "by": by},
+                                     store=self._store)
         if plan is not None:
             if not approve:
                 raise ConfigError("an edited plan goes with an approval, not a denial")

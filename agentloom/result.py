@@ -88,6 +88,17 @@ class Result:
     """With evidence tools: whether the answer cites a passage the run found (False: it stands on
     nothing the run looked up, and verifiers count it as failing). None without evidence tools."""
 
+    async def resume(self, approve: bool = True, **kwargs: Any) -> Result:
+        """Answer the approval gates this run waits at (``stop_reason == "waiting"``) and run on:
+        ``await result.resume(approve=True)`` is ``approvals.get(result.run_id).resume(...)``
+        (``reason=``, ``plan=``, ``model=``, ``budget=``, ``listeners=`` as there)."""
+        from agentloom.approvals import get
+        from agentloom.errors import ConfigError
+
+        if not self.run_id:
+            raise ConfigError("this result has no run id, so there is no recorded run to resume")
+        return await get(self.run_id).resume(approve, **kwargs)
+
     def with_(self, **changes: Any) -> Result:
         """A copy with ``changes`` applied (``meta`` given here is merged into the current one)."""
         if "meta" in changes:

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +136,22 @@ class RunStore:
             conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*updates.values(), run_id])
 
         self.database.submit(txn)
+
+    def patch_run(self, run_id: str, update: Callable[[dict[str, Any]], None], *, status: str | None = None) -> None:
+        """Change a run's ``meta`` in place with ``update`` (read and written in one transaction, so
+        two processes patching the same run do not lose each other's change), and its status."""
+
+        def txn(conn: Connection) -> None:
+            row = conn.execute("SELECT meta FROM runs WHERE id = ?", (run_id,)).fetchone()
+            meta = json.loads(row[0]) if row and row[0] else {}
+            update(meta)
+            sets, values = "[meta] = ?", [_dumps(meta)]
+            if status is not None:
+                sets, values = sets + ", [status] = ?", [*values, status]
+            conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*values, run_id])
+
+        self.flush()
+        self.database.write(txn)
 
     def get_run(self, run_id: str) -> RunRecord:
         self.flush()

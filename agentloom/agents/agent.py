@@ -6,11 +6,13 @@ dropped. ``max_turns`` bounds depth. When the budget runs low the agent narrows 
 below half the budget, width 1 below a quarter), and near the end it finishes with its best
 answer so far (``Result.budget_limited``). ``threads=N`` adds a ``spawn`` tool that runs
 sub-tasks as child agents; ``planner=DAGPlanner()`` replaces the loop with plan → execute → join.
+``approve=`` gates tool calls and spend: the loop waits for a person (``agentloom.live_approval``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,7 @@ from agentloom._runtime import run_scope
 from agentloom.agents import tool_protocol as protocol
 from agentloom.budget import Budget
 from agentloom.citations import Citation, citations_for, collect_passages
-from agentloom.errors import BudgetExceeded, ConfigError, ModelOutputError
+from agentloom.errors import ApprovalDenied, BudgetExceeded, ConfigError, ModelOutputError
 from agentloom.events import EventStream, stream_run
 from agentloom.models.base import call_model
 from agentloom.models.resolve import TOOL_MODES, resolve_model
@@ -32,10 +34,12 @@ from agentloom.result import Result, UsageSummary
 from agentloom.runstore import RunStore
 from agentloom.tools.base import Tool, tool
 from agentloom.tools.executor import ToolExecutor
+from agentloom.tools.gate import use_gate
 from agentloom.tools.mcp import mcp_tools, open_toolsets
 from agentloom.tracing import Listener
 
 if TYPE_CHECKING:
+    from agentloom.live_approval import ApprovalHandler, LiveGates
     from agentloom.memory.bank import MemoryBank
     from agentloom.planners.dag import DAGPlanner
 
@@ -87,6 +91,8 @@ class Agent:
         planner: DAGPlanner | None = None,
         tool_mode: str | None = None,
         retrieve_first: bool | None = None,
+        approve: Any = None,
+        on_approval: ApprovalHandler | None = None,
         _spawn_depth: int = 0,
     ) -> None:
         for key, value in (("max_turns", max_turns), ("max_tokens", max_tokens), ("max_spawn_depth", max_spawn_depth),
@@ -128,6 +134,14 @@ class Agent:
         self.max_spawn_tasks = max_spawn_tasks
         self.planner = planner
         self.spawn_depth = _spawn_depth
+        #: approval gates (tools, spend_over): a gated step waits for ``on_approval`` or an answer
+        #: written to the run store (``loom runs approve``, ``approvals.get(id).resume``)
+        self.approve: Any = None
+        if approve is not None:
+            from agentloom.live_approval import parse_agent_approve
+
+            self.approve = parse_agent_approve(approve)
+        self.on_approval = on_approval
 
     def child_agent(self, name: str) -> Agent:
         """A thread of this agent: same model, tools, width and depth limits, one spawn level
@@ -173,11 +187,13 @@ class Agent:
             "agent", self.name, {"task": task}, budget=budget, run_id=run_id, store=store, team=self.team, memory=self.memory,
             listeners=listeners,
         ) as scope:
+            gates = self._gates()
             async with open_toolsets(self.toolsets) as opened:
-                result = await self._loop(task, scope.budget, opened)
+                with use_gate(gates.tool_gate) if gates is not None else contextlib.nullcontext():
+                    result = await self._loop(task, scope.budget, opened, gates)
             result = result.with_(run_id=scope.run_id)
             scope.output = {"output": _jsonable(result.output), "citations": [c.to_dict() for c in result.citations]}
-            scope.status = "budget_exhausted" if result.budget_limited else "ok"
+            scope.status = "denied" if result.stop_reason == "denied" else "budget_exhausted" if result.budget_limited else "ok"
             scope.meta = {"stop_reason": result.stop_reason, **result.meta}
             scope.usage = result.usage.to_dict()
         return result
@@ -191,6 +207,13 @@ class Agent:
     def run_sync(self, task: str, **kwargs: Any) -> Result:
         """``run`` for synchronous code (not from inside a running event loop)."""
         return asyncio.run(self.run(task, **kwargs))
+
+    def _gates(self) -> LiveGates | None:
+        if self.approve is None or not self.approve.any:
+            return None
+        from agentloom.live_approval import LiveGates
+
+        return LiveGates(self.approve, self.on_approval, name=self.name)
 
     # ----------------------------------------------------------------- the loop
     def _all_tools(self, opened: Sequence[Tool] = ()) -> list[Tool]:
@@ -217,17 +240,25 @@ class Agent:
             parts.append("Shared memory (read an entry with memory_read(id)):\n" + memory_block)
         return "\n\n".join(parts)
 
-    async def _loop(self, task: str, budget: Budget, opened: Sequence[Tool] = ()) -> Result:
+    async def _loop(self, task: str, budget: Budget, opened: Sequence[Tool] = (), gates: LiveGates | None = None) -> Result:
         tools = self._all_tools(opened)
         executor = ToolExecutor(tools, max_concurrency=self.max_concurrency, cache=self.memory)
         passages: dict[str, Citation] = {}
         messages: list[Message] = [Message("system", self.instructions), Message("user", task)]
         if self.planner is not None:
-            final, budget_limited, stop_reason, meta, memory_hits = await self._planned(task, tools, executor, passages, messages)
+            try:
+                final, budget_limited, stop_reason, meta, memory_hits = await self._planned(task, tools, executor, passages, messages)
+            except ApprovalDenied as exc:
+                _own_denial(exc, gates)
+                final, budget_limited, stop_reason, meta, memory_hits = _found_so_far(messages, passages) or "", False, "denied", {}, 0
         else:
-            final, budget_limited, stop_reason, meta, memory_hits = await self._react(task, budget, tools, executor, passages, messages)
+            final, budget_limited, stop_reason, meta, memory_hits = await self._react(
+                task, budget, tools, executor, passages, messages, gates)
+        if gates is not None and gates.records:
+            meta = {**meta, "approvals": list(gates.records),
+                    **({"denied": {k: gates.denied.get(k) for k in ("gate", "node", "reason")}} if gates.denied else {})}
         output: Any = final or ""
-        if self.output_type is not None and final:
+        if self.output_type is not None and final and stop_reason != "denied":
             try:
                 parsed = await self._structure(task, messages)
             except BudgetExceeded:
@@ -252,7 +283,7 @@ class Agent:
             citations=citations_for(final, passages),
             grounded=grounded,
             budget_limited=budget_limited,
-            partial=budget_limited,
+            partial=budget_limited or stop_reason == "denied",
             stop_reason=stop_reason,
             meta={**meta, "passages": len(passages)},
         )
@@ -276,7 +307,8 @@ class Agent:
         return run.answer, run.budget_limited, run.stop_reason, meta, hits
 
     async def _react(
-        self, task: str, budget: Budget, tools: list[Tool], executor: ToolExecutor, passages: dict[str, Citation], messages: list[Message]
+        self, task: str, budget: Budget, tools: list[Tool], executor: ToolExecutor, passages: dict[str, Citation],
+        messages: list[Message], gates: LiveGates | None = None,
     ) -> tuple[str, bool, str, dict[str, Any], int]:
         """The tool loop: one model call per turn, that turn's calls (up to the width) at once.
         The model is asked for calls in its tool mode (``tool_protocol``); with evidence tools
@@ -294,10 +326,14 @@ class Agent:
         deferrals = 0
         nudged = False
         retrieve = self.retrieve_first if self.retrieve_first is not None else mode != "native"
+        denied = False
         if retrieve and evidence and budget.remaining_fraction() >= _FINISH_AT:
-            memory_hits += await self._retrieve_first(task, evidence[0], executor, passages, messages)
+            try:
+                memory_hits += await self._retrieve_first(task, evidence[0], executor, passages, messages)
+            except ApprovalDenied as exc:
+                denied = _own_denial(exc, gates)
 
-        for turn in range(self.max_turns):
+        for turn in range(0 if denied else self.max_turns):
             if budget.remaining_fraction() < _FINISH_AT:
                 budget_limited, stop_reason = True, "budget"
                 tracing.emit("decision", self.name, data={"turn": turn, "action": "finish",
@@ -316,6 +352,9 @@ class Agent:
                 block = await asyncio.to_thread(self._memory_block, task) if self.memory is not None else ""
                 messages[0] = Message("system", self._system_prompt(task, width, block))
                 last_turn = turn == self.max_turns - 1
+                if gates is not None and not await gates.spend_gate(budget):
+                    denied = True
+                    break
                 request = self._act_request(task, mode, tools, messages, passages, turn=turn, width=width, answer_only=last_turn)
                 try:
                     completion = await call_model(self.model, request)
@@ -351,7 +390,11 @@ class Agent:
                     tracing.emit("deferral", self.name, data={"turn": turn, "width": width, "issued": len(calls), "deferred": [c.name for c in extra],
                                                               "reason": f"the model issued {len(calls)} calls at width {width}; {len(extra)} run next turn"})
                 messages.append(Message("assistant", completion.text if mode == "native" else None, batch))
-            results = await executor.run_batch(batch)
+            try:
+                results = await executor.run_batch(batch)
+            except ApprovalDenied as exc:  # a person refused a call: the run ends with what it found
+                denied = _own_denial(exc, gates)
+                break
             for result in results:
                 messages.append(Message("tool", result.content(), tool_call_id=result.call_id, name=result.name))
                 if result.ok:
@@ -365,6 +408,9 @@ class Agent:
         if deferred:
             tracing.emit("deferral", self.name, status="error", data={"unrun": [c.name for c in deferred], "stop_reason": stop_reason,
                                                                       "reason": f"{len(deferred)} deferred call(s) never ran: the run stopped ({stop_reason})"})
+        if denied:
+            stop_reason = "denied"
+            final = final or _found_so_far(messages, passages) or ""  # nothing more is spent after a denial
         if final is None:
             final = await self._best_answer(task, messages, passages, mode)
             if final:
@@ -475,13 +521,7 @@ class Agent:
         except ModelOutputError:
             return None
         except BudgetExceeded:
-            for message in reversed(messages):
-                if message.role == "assistant" and message.content:
-                    return message.content
-            if passages:
-                return "Evidence found before the budget ran out:\n" + "\n".join(
-                    f"- {c.text.strip()[:300]} [{c.id}]" for c in list(passages.values())[:5])
-            return None
+            return _found_so_far(messages, passages, "before the budget ran out")
 
     async def _structure(self, task: str, messages: list[Message]) -> Any:
         assert self.output_type is not None
@@ -495,6 +535,23 @@ class Agent:
         )
         completion = await call_model(self.model, request)
         return completion.parsed
+
+
+def _own_denial(exc: ApprovalDenied, gates: LiveGates | None) -> bool:
+    """True for a denial at this agent's own gates; any other (a graph's tool gate) goes on up."""
+    if gates is None or gates.denied != exc.record:
+        raise exc
+    return True
+
+
+def _found_so_far(messages: list[Message], passages: dict[str, Citation], why: str = "before a person stopped the run") -> str | None:
+    """The best answer without another model call: the model's last text, else the evidence found."""
+    for message in reversed(messages):
+        if message.role == "assistant" and message.content:
+            return message.content
+    if passages:
+        return f"Evidence found {why}:\n" + "\n".join(f"- {c.text.strip()[:300]} [{c.id}]" for c in list(passages.values())[:5])
+    return None
 
 
 def _jsonable(value: Any) -> Any:

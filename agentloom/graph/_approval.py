@@ -231,9 +231,9 @@ def tool_gate(spec: ApproveSpec | None) -> Any:
     ``ApprovalDenied`` and the run ends with what it found. None when no tool is gated."""
     if spec is None or not spec.tools:
         return None
-    from agentloom.graph._spec_types import TOOL_GROUPS
+    from agentloom.graph.approval import tool_names
 
-    names = {t for name in spec.tools for t in TOOL_GROUPS.get(name, (name,))}
+    names = tool_names(spec)
 
     def check(tool: str, args: dict[str, Any]) -> None:
         if tool not in names:

@@ -23,13 +23,10 @@ __all__ = ["approval_resume", "rebuild_graph", "waiting_result", "with_approve"]
 
 def with_approve(graph: Graph, approve: Any) -> Graph:
     """A copy of ``graph`` whose ``approve:`` gates are ``approve`` (the caller's graph is untouched)."""
-    from agentloom.graph._spec_approve import ApproveSpec, approve_data
+    from agentloom.graph.approval import approve_spec
     from agentloom.graph.builder import Graph
 
-    try:
-        gates = ApproveSpec.model_validate(approve_data(approve))
-    except ValueError as exc:
-        raise ConfigError(f"approve={approve!r}: {' '.join(str(exc).split())[:300]}") from None
+    gates = approve_spec(approve)
     spec = graph.spec.model_copy(update={"approve": gates if gates.any else None})
     return Graph.from_spec(spec, source=graph.source, base_dir=graph.base_dir, refs=graph.refs)
 

@@ -17,7 +17,25 @@ if TYPE_CHECKING:
     from agentloom.runstore import RunStore
     from agentloom.tracing import Listener
 
-__all__ = ["check_plan_edit", "resume_waiting"]
+__all__ = ["approve_spec", "check_plan_edit", "resume_waiting", "tool_names"]
+
+
+def approve_spec(approve: Any, *, where: str = "approve") -> Any:
+    """Any accepted ``approve=`` form as an ``ApproveSpec``; ``ConfigError`` (one line) when bad."""
+    from agentloom.errors import ConfigError
+    from agentloom.graph._spec_approve import ApproveSpec, approve_data
+
+    try:
+        return ApproveSpec.model_validate(approve_data(approve))
+    except ValueError as exc:
+        raise ConfigError(f"{where}={approve!r}: {' '.join(str(exc).split())[:300]}") from None
+
+
+def tool_names(spec: Any) -> set[str]:
+    """The tool names an ``ApproveSpec``'s ``tools`` gate (a built-in group names its tools)."""
+    from agentloom.graph._spec_types import TOOL_GROUPS
+
+    return {t for name in spec.tools for t in TOOL_GROUPS.get(name, (name,))}
 
 
 def check_plan_edit(request: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, Any]:

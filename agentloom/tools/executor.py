@@ -262,7 +262,7 @@ class ToolExecutor:
             kwargs = tool.validate(args)
         except ToolArgumentError as exc:
             return self._failed(call_id, name, args, str(exc), "ToolArgumentError")
-        gate_check(name, kwargs)  # an approval gate may pause the run here, or refuse the call
+        await gate_check(name, kwargs)  # an approval gate may pause the run here, or refuse the call
         cache = self.cache
         if cache is None:
             ctx = tracing.current()
