@@ -121,6 +121,11 @@ def test_ask_resume_continues_an_interrupted_run_counting_what_it_spent(capsys: 
     assert shown["duration_s"] <= record.finished - record.created - 0.3 + 1e-6  # the pause is not run time
     code, out, _ = run_cli(["runs", "show", run_id], capsys)
     assert re.search(r"resumed\s+yes, 1 time; \d+\.\d\ds paused", out)
+    from agentloom.web.app import _summary
+
+    store = RunStore()
+    assert _summary(store, record)["wall_s"] == shown["duration_s"]  # loom ui says the same
+    store.close()
 
     code, out, _ = run_cli(["research", "--resume", research_id, "--json"], capsys)  # a finished research run
     assert code == 0 and json.loads(out)["resumed"] is True

@@ -73,11 +73,9 @@ def _secs(value: float | None) -> str:
 
 
 def _duration(record: RunRecord) -> float | None:
-    """From start to finish, without the pauses between a stop and its resume."""
-    if not (record.finished and record.created):
-        return None
-    paused = sum(float(p[1]) - float(p[0]) for p in (record.meta or {}).get("pauses") or [] if len(p) >= 2)
-    return max(0.0, record.finished - record.created - paused)
+    from agentloom.research.run_page import duration_of
+
+    return duration_of(record)
 
 
 def _short(value: Any, limit: int) -> str:

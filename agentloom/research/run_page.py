@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agentloom.runstore import RunRecord, RunStore
 
-__all__ = ["export_page", "report_markdown", "resumed_line", "timeline_of", "usage_of"]
+__all__ = ["duration_of", "export_page", "report_markdown", "resumed_line", "timeline_of", "usage_of"]
 
 _MEMORY_STATUSES = ("cached", "coalesced")
 
@@ -63,6 +63,14 @@ def timeline_of(store: RunStore, record: RunRecord, events: list[dict[str, Any]]
     return build_timeline(events, run_id=record.id, start=record.created or None, end=record.finished,
                           total=float(wall) if isinstance(wall, (int, float)) else None,
                           pauses=(record.meta or {}).get("pauses") or None)
+
+
+def duration_of(record: RunRecord) -> float | None:
+    """From start to finish, without the pauses between a stop and its resume (None while running)."""
+    if not (record.finished and record.created):
+        return None
+    paused = sum(float(p[1]) - float(p[0]) for p in (record.meta or {}).get("pauses") or [] if len(p) >= 2)
+    return max(0.0, record.finished - record.created - paused)
 
 
 def resumed_line(record: RunRecord) -> str:

@@ -79,10 +79,10 @@ def _model(store: RunStore, record: RunRecord) -> str:
 
 
 def _summary(store: RunStore, record: RunRecord) -> dict[str, Any]:
-    from agentloom.research.run_page import usage_of
+    from agentloom.research.run_page import duration_of, usage_of
 
     usage = usage_of(record, store.events(record.id))
-    wall = (record.finished - record.created) if record.finished and record.created else None
+    wall = duration_of(record)  # the pause before a resume is not run time
     return {"id": record.id, "kind": record.kind, "name": record.name, "status": record.status,
             "created": record.created, "finished": record.finished, "wall_s": wall,
             "model": _model(store, record), "usd": usage.get("usd"), "tokens": usage.get("tokens", 0),
