@@ -31,6 +31,8 @@ from agentloom.errors import ApprovalDenied, ConfigError
 if TYPE_CHECKING:
     from agentloom.approvals import ApprovalRequest
     from agentloom.budget import Budget
+    from agentloom.models.call_gate import CallGate
+    from agentloom.models.types import ModelRequest
     from agentloom.result import Result
     from agentloom.runstore import RunStore
 
@@ -81,6 +83,7 @@ class LiveGates:
         self._spend_approved = False
         self._pending: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
+        self._spend_lock = asyncio.Lock()
 
     # ----------------------------------------------------------------- the gates
     async def tool_gate(self, tool: str, args: dict[str, Any]) -> None:
@@ -99,6 +102,12 @@ class LiveGates:
         limit = self.spec.spend_over
         if limit is None or self._spend_approved or self.denied is not None:
             return self.denied is None
+        async with self._spend_lock:  # calls racing past the limit (threads, a DAG) share one request
+            return await self._ask_spend(budget, limit)
+
+    async def _ask_spend(self, budget: Budget, limit: Any) -> bool:
+        if self._spend_approved or self.denied is not None:
+            return self.denied is None
         spent = budget.spent
         so_far = {"usd": round(spent.usd, 8), "tokens": spent.tokens, "llm_calls": spent.llm_calls}
         calls = max(spent.llm_calls, 1)
@@ -112,6 +121,17 @@ class LiveGates:
         decision, _ = await self._ask(request, spent=so_far, total=total)
         self._spend_approved = bool(decision.get("approve"))
         return self._spend_approved
+
+    def call_gate(self, budget: Budget) -> CallGate:
+        """The gate in front of every model call of the run (the DAG planner's, a thread's, the
+        final answer's), checking ``spend_gate`` against the run's ``budget``; a denial raises."""
+
+        async def gate(request: ModelRequest) -> None:
+            if not await self.spend_gate(budget):
+                limit = self.spec.spend_over.describe() if self.spec.spend_over is not None else "the spend limit"
+                raise ApprovalDenied(f"a person denied spending past {limit} ({request.purpose})", self.denied)
+
+        return gate
 
     # ----------------------------------------------------------------- asking
     async def _ask(self, request: dict[str, Any], **facts: Any) -> tuple[dict[str, Any], dict[str, Any]]:

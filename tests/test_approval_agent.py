@@ -164,3 +164,55 @@ async def test_a_stream_consumer_answers_the_gate() -> None:
     assert answered is not None and ran == ["tank"]
     assert stream.result is not None and "tank is fine" in str(stream.result.output)
     assert answered.run_id == stream.result.run_id and "tank is fine" in str(answered.output)
+
+
+def dag_agent(calls: list[str], **kwargs: Any) -> Agent:
+    from agentloom.planners import DAGPlanner
+    from tests.test_dag_planner import PLAN, make_tools, planner_model
+
+    return Agent(planner_model(lambda request: PLAN), make_tools(calls), planner=DAGPlanner(), **kwargs)
+
+
+@pytest.mark.parametrize("approve", [True, False])
+async def test_spend_gate_holds_on_the_dag_planner_path(approve: bool) -> None:
+    calls: list[str] = []
+    asked: list[ApprovalRequest] = []
+
+    def handler(request: ApprovalRequest) -> bool:
+        asked.append(request)
+        return approve
+
+    agent = dag_agent(calls, approve={"spend_over": "1 tokens"}, on_approval=handler)
+    result = await agent.run("Harrow plus Brandt?")
+    assert [r.gate for r in asked] == ["spend"] and asked[0].data["spent"]["llm_calls"] == 1  # before the join
+    assert sorted(calls) == ["lookup:Brandt", "lookup:Harrow"]  # the plan ran before the gate
+    if approve:
+        assert result.usage.llm_calls == 2 and "lookup 1=1200" in str(result.output) and "2000" in str(result.output)
+    else:
+        assert result.usage.llm_calls == 1 and result.stop_reason == "denied" and result.partial
+        with RunStore() as store:
+            assert store.get_run(result.run_id).status == "denied"
+
+
+@pytest.mark.parametrize("approve", [True, False])
+async def test_spend_gate_holds_on_spawned_threads(approve: bool) -> None:
+    from agentloom.agents.threads import CHILD_INSTRUCTIONS
+    from tests.test_threads import Lookups, Script
+
+    asked: list[ApprovalRequest] = []
+
+    def handler(request: ApprovalRequest) -> bool:
+        asked.append(request)
+        return approve
+
+    script, lookups = Script(), Lookups()
+    agent = Agent(FunctionModel(script), [lookups.tool()], threads=4, approve={"spend_over": "1 tokens"}, on_approval=handler)
+    result = await agent.run("Compare the reservoirs Alder, Birch, Cedar and Dogwood.")
+    children = [r for r in script.requests if CHILD_INSTRUCTIONS in (r.messages[0].content or "")]
+    assert [r.gate for r in asked] == ["spend"]  # four threads racing past the limit share one request
+    if approve:
+        assert len(children) == 8 and sorted(lookups.calls) == ["Alder", "Birch", "Cedar", "Dogwood"]
+        assert "Alder holds 500 megalitres." in str(result.output)
+    else:
+        assert children == [] and lookups.calls == [] and len(script.requests) == 1
+        assert result.stop_reason == "denied" and result.usage.llm_calls == 1

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentloom import executors, remote_run
+from agentloom.models import call_gate
+from agentloom.tools import gate as tool_gate
 
 if TYPE_CHECKING:
     from agentloom.agents.agent import Agent
@@ -20,8 +22,10 @@ __all__ = ["ThreadJob", "eligible", "run_thread"]
 
 def eligible(agent: Agent) -> bool:
     """Whether a thread of ``agent`` can leave this process: not when it holds something a
-    process owns (a memory bank object, MCP sessions the run opened)."""
-    return executors.current().remote and agent.memory is None and not agent.toolsets
+    process owns (a memory bank object, MCP sessions the run opened), nor under an approval
+    gate, which waits for its answer in this process."""
+    return (executors.current().remote and agent.memory is None and not agent.toolsets
+            and not tool_gate.active() and not call_gate.active())
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from agentloom.citations import Citation, citations_for, collect_passages
 from agentloom.errors import ApprovalDenied, BudgetExceeded, ConfigError, ModelOutputError
 from agentloom.events import EventStream, stream_run
 from agentloom.models.base import call_model
+from agentloom.models.call_gate import use_call_gate
 from agentloom.models.resolve import TOOL_MODES, resolve_model
 from agentloom.models.types import Completion, Message, Model, ModelRequest, ToolCall
 from agentloom.planners.width import WidthSchedule, parse_width
@@ -189,7 +190,11 @@ class Agent:
         ) as scope:
             gates = self._gates()
             async with open_toolsets(self.toolsets) as opened:
-                with use_gate(gates.tool_gate) if gates is not None else contextlib.nullcontext():
+                with contextlib.ExitStack() as gated:
+                    if gates is not None:
+                        gated.enter_context(use_gate(gates.tool_gate))
+                        if gates.spec.spend_over is not None:
+                            gated.enter_context(use_call_gate(gates.call_gate(scope.budget)))
                     result = await self._loop(task, scope.budget, opened, gates)
             result = result.with_(run_id=scope.run_id)
             scope.output = {"output": _jsonable(result.output), "citations": [c.to_dict() for c in result.citations]}
@@ -245,15 +250,15 @@ class Agent:
         executor = ToolExecutor(tools, max_concurrency=self.max_concurrency, cache=self.memory)
         passages: dict[str, Citation] = {}
         messages: list[Message] = [Message("system", self.instructions), Message("user", task)]
-        if self.planner is not None:
-            try:
+        try:
+            if self.planner is not None:
                 final, budget_limited, stop_reason, meta, memory_hits = await self._planned(task, tools, executor, passages, messages)
-            except ApprovalDenied as exc:
-                _own_denial(exc, gates)
-                final, budget_limited, stop_reason, meta, memory_hits = _found_so_far(messages, passages) or "", False, "denied", {}, 0
-        else:
-            final, budget_limited, stop_reason, meta, memory_hits = await self._react(
-                task, budget, tools, executor, passages, messages, gates)
+            else:
+                final, budget_limited, stop_reason, meta, memory_hits = await self._react(
+                    task, budget, tools, executor, passages, messages, gates)
+        except ApprovalDenied as exc:  # a gate refused a step the loop does not check itself (a model call)
+            _own_denial(exc, gates)
+            final, budget_limited, stop_reason, meta, memory_hits = _found_so_far(messages, passages) or "", False, "denied", {}, 0
         if gates is not None and gates.records:
             meta = {**meta, "approvals": list(gates.records),
                     **({"denied": {k: gates.denied.get(k) for k in ("gate", "node", "reason")}} if gates.denied else {})}
@@ -263,6 +268,9 @@ class Agent:
                 parsed = await self._structure(task, messages)
             except BudgetExceeded:
                 parsed, budget_limited = None, True
+            except ApprovalDenied as exc:
+                _own_denial(exc, gates)
+                parsed, stop_reason = None, "denied"
             output = parsed if parsed is not None else final
         if self.memory is not None and final:
             from agentloom.memory.agent_hooks import admit_step

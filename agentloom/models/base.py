@@ -27,6 +27,7 @@ from agentloom.errors import (
     ModelOutputError,
     TransientModelError,
 )
+from agentloom.models.call_gate import check_call
 from agentloom.models.types import Completion, Message, Model, ModelRequest, Usage
 
 if TYPE_CHECKING:
@@ -193,6 +194,7 @@ class ModelBase:
     # ----------------------------------------------------------------- the call
     async def complete(self, request: ModelRequest) -> Completion:
         """Complete ``request`` with budget, retries, recording and structured output."""
+        await check_call(request)
         completion = await self._with_retries(request)
         if request.output_type is None:
             return completion
@@ -384,6 +386,7 @@ class ModelBase:
         delta is retried like any attempt; after text has been yielded a stream cannot be
         replayed, so a failure then ends it with ``ModelHTTPError``. The finished stream's
         usage is left on ``self.last_stream_usage``."""
+        await check_call(request)
         attempt_no = 0
         deltas: AsyncIterator[str] | None = None
         first: str | None = None
@@ -462,6 +465,7 @@ async def call_model(model: Model, request: ModelRequest) -> Completion:
     implementation is charged here as one call."""
     if isinstance(model, ModelBase):
         return await model.complete(request)
+    await check_call(request)
     ctx = tracing.current()
     budget = ctx.budget if ctx else None
     estimate = Cost(input_tokens=estimate_input_tokens(request, getattr(model, "name", None)), output_tokens=request.max_tokens or DEFAULT_MAX_TOKENS, llm_calls=1)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["ToolGate", "check", "use_gate"]
+__all__ = ["ToolGate", "active", "check", "use_gate"]
 
 ToolGate = Callable[[str, dict[str, Any]], "None | Awaitable[None]"]
 _gate: ContextVar[ToolGate | None] = ContextVar("agentloom_tool_gate", default=None)
@@ -24,6 +24,11 @@ async def check(name: str, args: dict[str, Any]) -> None:
         answer = gate(name, args)
         if inspect.isawaitable(answer):
             await answer
+
+
+def active() -> bool:
+    """Whether a tool gate is in force here (work under it must not leave this process)."""
+    return _gate.get() is not None
 
 
 @contextmanager
