@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,30 @@ def test_writing_to_a_closed_store_is_a_clear_error(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StoreError, match="closed"):
         db.submit(lambda c: c.execute("SELECT 1"))
+
+
+def _open_together(path: str, start: float) -> str:
+    """Open (and so create) the file at ``start``, as a process racing others would."""
+    from agentloom.storage.sqlite import connect
+
+    while time.time() < start:
+        pass
+    try:
+        connect(path, "race").execute("CREATE TABLE IF NOT EXISTS t (x)")
+        return "ok"
+    except Exception as exc:  # reported, not raised: the test lists every process's outcome
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_processes_creating_one_file_at_once_all_open_it(tmp_path: Path) -> None:
+    """Switching a new file to WAL and marking it take locks SQLite refuses at once rather than
+    waiting out the busy timeout; eight processes opening one new file together all get in."""
+    import multiprocessing
+
+    outcomes: list[str] = []
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        pool.starmap(_open_together, [(str(tmp_path / "warm.db"), 0.0)] * 8)  # every worker started
+        for trial in range(8):
+            path = str(tmp_path / f"race{trial}.db")
+            outcomes += pool.starmap(_open_together, [(path, time.time() + 0.3)] * 8)
+    assert [o for o in outcomes if o != "ok"] == []

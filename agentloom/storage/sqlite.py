@@ -53,16 +53,52 @@ def connect(path: str | Path, kind: str, *, create: bool = True) -> sqlite3.Conn
                 found = row[0] if row else "unknown"
                 conn.close()
                 raise StoreError(f"{path}: is an agentloom {found} database, not a {kind} database")
-        conn.execute("PRAGMA journal_mode = WAL")
+        if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":  # WAL stays set in the file
+            _when_unlocked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA recursive_triggers = on")
         if "loom_meta" not in tables:
-            conn.execute("CREATE TABLE IF NOT EXISTS loom_meta (key TEXT PRIMARY KEY, value TEXT)")
-            conn.execute("INSERT OR IGNORE INTO loom_meta VALUES ('kind', ?)", (kind,))
-            conn.execute("INSERT OR IGNORE INTO loom_meta VALUES ('format', ?)", (_FORMAT_VERSION,))
+            _when_unlocked(lambda: _mark(conn, kind))
     except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+            raise StoreError(f"{path}: the {kind} database stayed locked; another process holds it") from None
         raise StoreError(f"{path}: cannot open {kind} database ({exc}); the file is corrupt or not SQLite") from None
     return conn
+
+
+def _mark(conn: sqlite3.Connection, kind: str) -> None:
+    """Mark a new file as agentloom's ``kind`` in one transaction, so a process opening it at
+    the same moment never sees the table without its rows."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS loom_meta (key TEXT PRIMARY KEY, value TEXT)")
+        conn.execute("INSERT OR IGNORE INTO loom_meta VALUES ('kind', ?)", (kind,))
+        conn.execute("INSERT OR IGNORE INTO loom_meta VALUES ('format', ?)", (_FORMAT_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    row = conn.execute("SELECT value FROM loom_meta WHERE key='kind'").fetchone()
+    if row is None or row[0] != kind:
+        raise StoreError(f"{conn.execute('PRAGMA database_list').fetchone()[2]}: is an agentloom "
+                         f"{row[0] if row else 'unknown'} database, not a {kind} database")
+
+
+def _when_unlocked(step: Callable[[], T], *, within_s: float = 30.0) -> T:
+    """Run ``step`` again while another connection holds the lock it needs: switching to WAL
+    takes an exclusive lock, and SQLite reports "database is locked" at once rather than
+    through the busy timeout when two processes open a new file together."""
+    deadline = time.monotonic() + within_s
+    delay = 0.01
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 def open_db(path: str | Path, kind: str, *, create: bool = True) -> Any:
