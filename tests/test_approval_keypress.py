@@ -87,6 +87,8 @@ def test_y_approves_and_the_run_finishes_in_the_view(tmp_path: Path) -> None:
         assert pane.exit_code() == 0, pane.text()
         text = pane.text()
     assert "References" in text and "Approvals" in text
+    assert text.count("╭─ loom research: ") == 1  # the paused frame was erased: one view, below the request
+    assert text.index("approval needed") < text.index("╭─ loom research: ")
     record = only_run(tmp_path)
     assert record.status == "ok"  # type: ignore[attr-defined]
     [gate] = record.meta["approvals"]  # type: ignore[attr-defined]

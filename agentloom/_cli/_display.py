@@ -120,10 +120,12 @@ class RunDisplay:
 
     @contextmanager
     def paused(self) -> Iterator[Any]:
-        """Stop redrawing (its last frame stays) so the body can print and read the keyboard on a
-        rich console of the same stream; the view starts again after it."""
+        """Stop redrawing and erase the frame, so the body can print and read the keyboard on a
+        rich console of the same stream; the view starts again below what the body printed, so
+        the terminal shows one frame, not the paused one above the new one."""
         live, self._live = self._live, None
         if live is not None:
+            live.transient = True
             live.stop()
             self._restore_echo()
         try:
