@@ -93,6 +93,22 @@ async def measure(spec: Any, name: str, state_res: Any) -> dict[str, Any]:
     return {"spec": spec, "name": name, "tool_schemas": schemas, "measured": measured}
 
 
+async def branch_cost(spec: Any, name: str, node: Any, res: Any) -> float | None:
+    """For a width planner node that does not set ``cost_per_branch``: what one branch of its
+    fan-out costs in the node's unit, by the projection (earlier runs, else the branch's loop)."""
+    from agentloom.graph._projection import branch_shape, per_branch
+
+    if getattr(node, "kind", None) != "planner" or "cost_per_branch" not in type(node).model_fields \
+            or "cost_per_branch" in node.model_fields_set:
+        return None
+    shape = branch_shape(spec, name)
+    seen = await measure(spec, name, res)
+    measured = seen["measured"]
+    if not shape.prompt_text and (measured is None or not measured.runs):
+        return None  # no agent fans out over this plan and no history: nothing better than the configured cost
+    return per_branch(shape, str(node.unit), tool_schemas=seen["tool_schemas"], measured=measured)
+
+
 def _decision(value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"approve": value}

@@ -158,8 +158,10 @@ class _Builder:
                 span_ctx.memory = res.memory
             try:
                 with _approval.collect() as approved:
+                    cost = await _approval.branch_cost(self.spec, name, node, res) if node.kind == "planner" else None
                     output, limited = await execute(
-                        node, name, scope, res, team=team, config=self._configurable(config), partial=partial, remote=branch
+                        node, name, scope, res, team=team, config=self._configurable(config), partial=partial, remote=branch,
+                        branch_cost=cost,
                     )
                 if approved:
                     flags["approvals"] = approved

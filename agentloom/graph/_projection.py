@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BranchShape", "Measured", "branch_shape", "estimate", "history"]
+__all__ = ["BranchShape", "Measured", "branch_shape", "estimate", "history", "per_branch"]
 
 #: Earlier runs read for the estimate (newest first), and how many run rows are looked through.
 _HISTORY_RUNS = 8
@@ -132,6 +132,20 @@ def estimate(
         "basis": "history" if measured is not None and measured.runs else "prior",
         "estimate": basis,
     }
+
+
+def per_branch(shape: BranchShape, unit: str, *, tool_schemas: Sequence[Mapping[str, Any]] = (),
+               measured: Measured | None = None) -> float | None:
+    """What one branch costs in ``unit`` by the same estimate the plan gate shows, for a width
+    planner to size its first round with (None for a unit it does not estimate)."""
+    out = estimate(shape, (), 1, {}, tool_schemas=tool_schemas, measured=measured)["per_branch"]
+    if unit == "llm_calls":
+        return float(out["llm_calls"])
+    if unit in ("tokens", "input_tokens"):  # input dominates a tool loop's tokens: an upper bound for input
+        return float(out["tokens"])
+    if unit == "usd" and measured is not None and measured.usd_per_token:
+        return float(out["tokens"]) * measured.usd_per_token
+    return None
 
 
 def _prompts_read(turns: float, widths: tuple[int, ...]) -> float:

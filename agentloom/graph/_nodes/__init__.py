@@ -42,16 +42,18 @@ async def execute(
     config: Mapping[str, Any] | None = None,
     partial: bool = False,
     remote: bool = False,
+    branch_cost: float | None = None,
 ) -> Output:
     """Run one (non-map) node on ``scope`` and return ``(output, budget_limited)``; ``remote``
-    sends a function node to the run's executor (a map branch under Ray)."""
+    sends a function node to the run's executor (a map branch under Ray); ``branch_cost`` is a
+    width planner's projected cost of one branch (see ``run_planner``)."""
     kind = node.kind
     if kind == "agent":
         return await run_agent(node, name, scope, res, team, overrides or {})
     if kind == "function":
         return await run_function(node, name, scope, res, config or {}, remote=remote)
     if kind == "planner":
-        return await run_planner(node, name, scope, res)
+        return await run_planner(node, name, scope, res, branch_cost=branch_cost)
     if kind == "verifier":
         return await run_verifier(node, name, scope, res, partial)
     if kind == "crossover":

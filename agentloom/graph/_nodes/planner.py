@@ -31,7 +31,18 @@ class _Verdictish:
         self.passed = passed
 
 
+def _spent(unit: str) -> float | None:
+    """The whole run's spend so far in ``unit`` (None outside a budgeted run)."""
+    ctx = tracing.current()
+    budget = ctx.budget if ctx is not None else None
+    while budget is not None and budget.parent is not None:
+        budget = budget.parent
+    return None if budget is None else float(getattr(budget.spent, unit, 0) or 0)
+
+
 def _feedback(n: Any, name: str, scope: Mapping[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+    """The rounds so far as the planner reads them; each finished round carries what it cost in
+    the node's unit (the run's spend since that round was planned)."""
     from agentloom.planners.types import Feedback
 
     previous = scope.get(name) if isinstance(scope.get(name), Mapping) else None
@@ -46,10 +57,12 @@ def _feedback(n: Any, name: str, scope: Mapping[str, Any]) -> tuple[Any, list[di
                 if isinstance(v, Mapping)
             ]
             answers = [text_of(c)[:500] for c in verified.get("candidates") or []]
-            rounds.append(
-                {"width": previous.get("width", len(answers)), "refine": bool(previous.get("refine")), "verdicts": verdicts,
-                 "answers": answers}
-            )
+            round_: dict[str, Any] = {"width": previous.get("width", len(answers)), "refine": bool(previous.get("refine")),
+                                      "verdicts": verdicts, "answers": answers}
+            now, then = _spent(n.unit), previous.get("spent_after_plan")
+            if now is not None and isinstance(then, int | float):
+                round_["cost"] = max(0.0, now - float(then))
+            rounds.append(round_)
     feedback = Feedback()
     for r in rounds:
         feedback.add(
@@ -57,6 +70,7 @@ def _feedback(n: Any, name: str, scope: Mapping[str, Any]) -> tuple[Any, list[di
             r.get("answers", []),
             width=int(r.get("width", 0)),
             refine=bool(r.get("refine")),
+            cost=float(r.get("cost") or 0.0),
         )
     if previous and isinstance(previous.get("sub_tasks"), list) and previous["sub_tasks"]:
         feedback.sub_tasks = list(previous["sub_tasks"])
@@ -64,14 +78,14 @@ def _feedback(n: Any, name: str, scope: Mapping[str, Any]) -> tuple[Any, list[di
 
 
 def _width_planner(n: FixedPlannerNode | ScheduledPlannerNode | BudgetPlannerNode, name: str, scope: Mapping[str, Any],
-                   res: Resources) -> Any:
+                   res: Resources, branch_cost: float | None = None) -> Any:
     from agentloom.planners import BudgetPlanner, FixedPlanner, ScheduledPlanner
 
     common: dict[str, Any] = {
         "model": res.model(n.model),
         "stop_on_pass": n.stop_on_pass,
         "unit": n.unit,
-        "cost_per_branch": n.cost_per_branch,
+        "cost_per_branch": branch_cost if branch_cost is not None and branch_cost > 0 else n.cost_per_branch,
         "max_width": as_int(render(n.max_width, scope), f"{name}.max_width"),
         "name": name,
     }
@@ -118,13 +132,16 @@ def _branches(sub_tasks: list[str], question: str, width: int) -> list[str]:
 plan_branches = _branches
 
 
-async def run_planner(n: Any, name: str, scope: Mapping[str, Any], res: Resources) -> Output:
+async def run_planner(n: Any, name: str, scope: Mapping[str, Any], res: Resources, *, branch_cost: float | None = None) -> Output:
+    """Run a planner node. ``branch_cost``: the projected cost of one branch in the node's unit,
+    used in place of ``cost_per_branch`` when the node does not set it (later rounds use what
+    the earlier rounds cost)."""
     if isinstance(n, DAGPlannerNode):
         return await _dag(n, name, scope, res)
     if isinstance(n, PDRNode):
         return await _pdr(n, name, scope, res)
     question = node_question(n.question, scope, name) or ""
-    planner = _width_planner(n, name, scope, res)
+    planner = _width_planner(n, name, scope, res, branch_cost)
     planner.branch_rule = lambda plan: len(_branches(list(plan.sub_tasks), question, plan.width))  # what this node runs
     feedback, rounds = _feedback(n, name, scope)
     ctx = tracing.current()
@@ -142,6 +159,8 @@ async def run_planner(n: Any, name: str, scope: Mapping[str, Any], res: Resource
             "planned_width": plan.width,
             "rounds": rounds,
             "text": plan.reason,
+            "cost_per_branch": planner.cost_per_branch,
+            "spent_after_plan": _spent(n.unit),
         }
     )
     return out, False
