@@ -23,7 +23,7 @@ from agentloom._paths import loom_home
 from agentloom.errors import BudgetExceeded, ConfigError
 from agentloom.storage import Connection, Database, open_database
 
-__all__ = ["LEASE_SECONDS", "METERED", "SharedLimits", "SharedTotals", "budgets_database"]
+__all__ = ["LEASE_SECONDS", "METERED", "SharedLimits", "SharedTotals", "budgets_database", "stored_limits"]
 
 #: Seconds a reservation of a process that stopped renewing it (it died) stays held.
 LEASE_SECONDS = 60.0
@@ -69,6 +69,12 @@ def budgets_database() -> Database:
                         raise
             _open[key] = db
         return db
+
+
+def stored_limits(name: str) -> dict[str, float | None] | None:
+    """The limits shared budget ``name`` was created with (None when no run has created it yet)."""
+    rows = budgets_database().read("SELECT limits FROM shared_budgets WHERE name = ?", (name,))
+    return json.loads(rows[0][0]) if rows else None
 
 
 @dataclass(frozen=True)

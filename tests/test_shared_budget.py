@@ -208,6 +208,19 @@ def test_cli_budget_shared(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "already has the limits tokens=50000" in err and "Traceback" not in err
 
 
+def test_cli_budget_shared_without_limits_takes_the_defaults_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first run naming a new shared budget with no limit flags gives it the command's default
+    limits (never no limit at all); later runs with no flags use the stored ones."""
+    from agentloom._cli._common import DEFAULT_LIMITS
+
+    for _ in range(2):
+        code, _out, err = run_cli(["ask", "What is the capacity of the Northpoint plant?", "--budget-shared", "fresh",
+                                   "--json"], capsys)
+        assert code == 0, err
+    limits = SharedLimits("fresh", {}).totals().limits
+    assert limits["tokens"] == DEFAULT_LIMITS["tokens"] and limits["usd"] == DEFAULT_LIMITS.get("usd")
+
+
 def test_yaml_budget_shared(tmp_path: Path) -> None:
     from agentloom.graph import parse_graph
 

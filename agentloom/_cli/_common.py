@@ -37,17 +37,24 @@ def budget_from_flags(
 ) -> Budget:
     """A budget from CLI flags; zero or negative limits are a usage error (exit 2). Each limit
     left out takes its value from ``defaults``, except that a shared budget (``shared``) keeps
-    its own USD and token limits: the first run that names it gives them."""
+    its own USD and token limits: the first run that names it gives them (the flags, else the
+    defaults), and later runs use them."""
     for flag, value in (("--budget-usd", usd), ("--budget-tokens", tokens), ("--budget-seconds", seconds)):
         if value is not None and value <= 0:
             raise ConfigError(f"{flag} {value:g} leaves nothing to spend; give a positive limit or leave it out")
     fill = defaults or {}
-    if shared is None:
+    if shared is None or (usd is None and tokens is None and not _shared_exists(shared)):
         usd = usd if usd is not None else fill.get("usd")
         default_tokens = fill.get("tokens")
         tokens = tokens if tokens is not None else (int(default_tokens) if default_tokens is not None else None)
     seconds = seconds if seconds is not None else fill.get("seconds")
     return Budget(usd=usd, tokens=tokens, seconds=seconds, name=name, shared=shared)
+
+
+def _shared_exists(name: str) -> bool:
+    from agentloom.shared_budget import stored_limits
+
+    return stored_limits(name) is not None
 
 
 def memory_option(default: str | None, shown: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
