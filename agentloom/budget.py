@@ -319,6 +319,15 @@ class Budget:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    def shift_clock(self, seconds: float) -> None:
+        """Count ``seconds`` more run time on this budget and its ancestors (negative: less), so
+        a ``seconds`` limit and wall time cover run time on both sides of an approval pause and
+        never the time a person took to answer."""
+        node: Budget | None = self
+        while node is not None:
+            node.started -= seconds
+            node = node.parent
+
     def _used(self, key: str) -> float:
         """Spent plus reserved of one limit; for a shared root, across every process as last seen."""
         local = self.spent.get(key) + self.reserved.get(key)

@@ -71,7 +71,7 @@ class LiveGates:
     """The gates of one Agent run: the tool gate ``ToolExecutor`` consults and the spend check the
     loop makes before each model call; every answered gate is kept in ``records``."""
 
-    def __init__(self, spec: Any, handler: ApprovalHandler | None, *, name: str) -> None:
+    def __init__(self, spec: Any, handler: ApprovalHandler | None, *, name: str, budget: Budget | None = None) -> None:
         from agentloom.graph.approval import tool_names
 
         self.spec = spec
@@ -79,6 +79,10 @@ class LiveGates:
         self.name = name
         self.tools = tool_names(spec)
         self.records: list[dict[str, Any]] = []
+        #: the run's budget: the time a person takes to answer is taken off its clock
+        self.budget = budget
+        #: ``[asked, answered]`` wall-clock times of each wait (``meta["pauses"]``: not run time)
+        self.pauses: list[list[float]] = []
         self.denied: dict[str, Any] | None = None
         self._spend_approved = False
         self._pending: dict[str, dict[str, Any]] = {}
@@ -148,6 +152,7 @@ class LiveGates:
         tracing.emit("approval_requested", str(request.get("node") or self.name),
                      data={"gate": request["gate"], "request": request, "run_id": run_id}, event_cls=ApprovalRequested)
         decision: dict[str, Any] | None = None
+        asked, clock = time.time(), time.monotonic()
         try:
             if self.handler is not None:
                 answer = self.handler(ApprovalRequest(request["id"], request["gate"], str(request.get("node") or ""), request))
@@ -157,6 +162,9 @@ class LiveGates:
             while decision is None:
                 decision = await self._answer_from_store(store, run_id, request["id"])
         finally:
+            if self.budget is not None:
+                self.budget.shift_clock(-(time.monotonic() - clock))  # waiting for a person is not run time
+            self.pauses.append([asked, time.time()])
             async with self._lock:
                 self._pending.pop(request["id"], None)
                 await self._publish(store, run_id)

@@ -188,7 +188,7 @@ class Agent:
             "agent", self.name, {"task": task}, budget=budget, run_id=run_id, store=store, team=self.team, memory=self.memory,
             listeners=listeners,
         ) as scope:
-            gates = self._gates()
+            gates = self._gates(scope.budget)
             async with open_toolsets(self.toolsets) as opened:
                 with contextlib.ExitStack() as gated:
                     if gates is not None:
@@ -213,12 +213,12 @@ class Agent:
         """``run`` for synchronous code (not from inside a running event loop)."""
         return asyncio.run(self.run(task, **kwargs))
 
-    def _gates(self) -> LiveGates | None:
+    def _gates(self, budget: Budget) -> LiveGates | None:
         if self.approve is None or not self.approve.any:
             return None
         from agentloom.live_approval import LiveGates
 
-        return LiveGates(self.approve, self.on_approval, name=self.name)
+        return LiveGates(self.approve, self.on_approval, name=self.name, budget=budget)
 
     # ----------------------------------------------------------------- the loop
     def _all_tools(self, opened: Sequence[Tool] = ()) -> list[Tool]:
@@ -260,7 +260,7 @@ class Agent:
             _own_denial(exc, gates)
             final, budget_limited, stop_reason, meta, memory_hits = _found_so_far(messages, passages) or "", False, "denied", {}, 0
         if gates is not None and gates.records:
-            meta = {**meta, "approvals": list(gates.records),
+            meta = {**meta, "approvals": list(gates.records), "pauses": list(gates.pauses),
                     **({"denied": {k: gates.denied.get(k) for k in ("gate", "node", "reason")}} if gates.denied else {})}
         output: Any = final or ""
         if self.output_type is not None and final and stop_reason != "denied":

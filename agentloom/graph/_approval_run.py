@@ -55,7 +55,8 @@ async def waiting_result(run: Any, scope: Any, final: Mapping[str, Any], app: An
               "model_object": run.model is not None and not isinstance(run.model, str),
               "budget": {k: v for k, v in budget.limits.items() if v is not None}, "entry": "graph"}
     scope.meta = {"graph": graph.spec.name, "stop_reason": "waiting",
-                  "approval": {"pending": pending, "spent": budget.spent.to_dict(), "since": time.time(), "recipe": recipe}}
+                  "approval": {"pending": pending, "spent": budget.spent.to_dict(), "elapsed_s": round(budget.elapsed(), 4),
+                               "since": time.time(), "recipe": recipe}}
     scope.usage = UsageSummary.from_budget(budget, memory_hits=run.hits).to_dict()
     return Result(output=None, usage=UsageSummary.from_budget(budget, memory_hits=run.hits), run_id=run.thread_id,
                   partial=True, stop_reason="waiting", meta={"waiting": pending, "graph": graph.spec.name})
@@ -70,13 +71,15 @@ async def approval_resume(app: Any, config: Any, decision: Any, budget: Budget, 
     interrupts = list(state.interrupts or [])
     if not interrupts:
         raise ConfigError(f"run '{run_id}' is not waiting for approval; see `loom runs show {run_id}`")
-    prior = _prior_spend(store, run_id)
+    prior, ran_s = _prior_spend(store, run_id)
     if prior is not None and (prior.tokens or prior.usd or prior.llm_calls or prior.tool_calls):
         budget.charge(prior, what="spent before the approval pause")
+    budget.shift_clock(ran_s)  # the run time before the pause counts; the pause does not
     return Command(resume={i.id: decision for i in interrupts})
 
 
-def _prior_spend(store: RunStore | None, run_id: str) -> Cost | None:
+def _prior_spend(store: RunStore | None, run_id: str) -> tuple[Cost | None, float]:
+    """What the run spent before its pause, and for how many seconds it had run."""
     from agentloom.errors import RunNotFoundError
     from agentloom.runstore import RunStore
 
@@ -85,12 +88,13 @@ def _prior_spend(store: RunStore | None, run_id: str) -> Cost | None:
     try:
         record = target.get_run(run_id)
     except RunNotFoundError:
-        return None
+        return None, 0.0
     finally:
         if own:
             target.close()
-    spent = ((record.meta or {}).get("approval") or {}).get("spent") or {}
+    approval = (record.meta or {}).get("approval") or {}
+    spent = approval.get("spent") or {}
     return Cost(usd=float(spent.get("usd") or 0.0), input_tokens=int(spent.get("input_tokens") or 0),
                 output_tokens=int(spent.get("output_tokens") or 0), llm_calls=int(spent.get("llm_calls") or 0),
-                tool_calls=int(spent.get("tool_calls") or 0))
+                tool_calls=int(spent.get("tool_calls") or 0)), float(approval.get("elapsed_s") or 0.0)
 
