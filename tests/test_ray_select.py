@@ -127,3 +127,22 @@ def test_ray_retries_follow_the_run_retry_policy_unless_the_executor_says(monkey
     assert retries("executor: ray\nconfig: {retry: {max_attempts: 2}}\n") == 1
     assert retries("executor: {kind: ray, max_retries: 5}\nconfig: {retry: {max_attempts: 2}}\n") == 5
     assert executor_of(parse_graph(base, base_dir=tmp_path).spec, None).name == "local"
+
+
+def test_the_hosts_setting_reaches_the_ray_executor_and_bad_counts_are_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                                             tmp_path: Path) -> None:
+    from agentloom.executors._ray import RayExecutor
+    from agentloom.graph._run import executor_of
+    from agentloom.graph.loader import parse_graph
+
+    monkeypatch.delenv("AGENTLOOM_EXECUTOR", raising=False)
+    base = "version: 1\nname: g\nnodes:\n  a: {kind: function, fn: 'os.path:basename', args: {p: x}}\n"
+    chosen = executor_of(parse_graph(base + "executor: {kind: ray, hosts: 3}\n", base_dir=tmp_path).spec, None)
+    assert isinstance(chosen, RayExecutor) and chosen.hosts == 3
+    default = executor_of(parse_graph(base + "executor: ray\n", base_dir=tmp_path).spec, None)
+    assert isinstance(default, RayExecutor) and default.hosts is None
+    with pytest.raises(SpecError) as caught:
+        parse_graph(base + "executor: {kind: ray, hosts: 0}\n", source="g.yaml", base_dir=tmp_path)
+    assert "g.yaml:5:" in caught.value.one_line() and "hosts" in caught.value.one_line()
+    with pytest.raises(ConfigError, match="hosts must be 1 or more"):
+        RayExecutor(hosts=0)

@@ -24,7 +24,7 @@ _made: dict[tuple[Any, ...], Executor] = {}
 
 
 def executor_for(kind: str | None = None, *, address: str | None = None, num_cpus: float | None = None,
-                 max_retries: int | None = None, where: str = "executor") -> Executor:
+                 max_retries: int | None = None, hosts: int | None = None, where: str = "executor") -> Executor:
     """The executor named ``kind`` (default: ``$AGENTLOOM_EXECUTOR``, else local); one instance per
     setting, so a process connects to Ray once. ``where`` names the setting in errors."""
     chosen = (kind or os.environ.get(ENV) or "local").strip().lower()
@@ -33,27 +33,27 @@ def executor_for(kind: str | None = None, *, address: str | None = None, num_cpu
         raise ConfigError(f"{source}: {chosen!r} is not an executor; use one of: {', '.join(KINDS)}")
     if chosen == "local":
         return _LOCAL
-    key = (chosen, address, num_cpus, max_retries)
+    key = (chosen, address, num_cpus, max_retries, hosts)
     found = _made.get(key)
     if found is None:
         from agentloom.executors._ray import RayExecutor
 
         found = _made[key] = RayExecutor(address, num_cpus=1.0 if num_cpus is None else num_cpus,
-                                         max_retries=3 if max_retries is None else max_retries)
+                                         max_retries=3 if max_retries is None else max_retries, hosts=hosts)
     return found
 
 
 def select(given: str | Executor | None, *, kind: str | None = None, address: str | None = None,
-           num_cpus: float | None = None, max_retries: int | None = None) -> Executor:
+           num_cpus: float | None = None, max_retries: int | None = None, hosts: int | None = None) -> Executor:
     """A run's executor: ``given`` (an argument) first, then ``$AGENTLOOM_EXECUTOR``, then the
     spec's ``kind``; with none of them, the caller's current executor. The spec's address,
-    CPUs and retries apply whichever way Ray was chosen."""
+    CPUs, retries and hosts apply whichever way Ray was chosen."""
     if given is not None and not isinstance(given, str):
         return given
     if given is None and kind is None and address is None:
         return current()
     return executor_for(given or os.environ.get(ENV) or kind, address=address, num_cpus=num_cpus,
-                        max_retries=max_retries, where="executor" if given is None else "--executor")
+                        max_retries=max_retries, hosts=hosts, where="executor" if given is None else "--executor")
 
 
 def current() -> Executor:

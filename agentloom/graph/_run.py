@@ -148,7 +148,8 @@ def executor_of(spec: GraphSpec, given: str | executors.Executor | None) -> exec
     if retries is None and spec.config is not None and spec.config.retry is not None:
         retries = spec.config.retry.max_attempts - 1
     return executors.select(given, kind=block.kind if block else None, address=block.address if block else None,
-                            num_cpus=block.num_cpus if block else None, max_retries=retries)
+                            num_cpus=block.num_cpus if block else None, max_retries=retries,
+                            hosts=block.hosts if block else None)
 
 
 def _recorded_inputs(store: RunStore | None, run_id: str, db: Any) -> dict[str, Any]:

@@ -343,6 +343,7 @@ class ExecutorSpec(_Strict):
     address: str | None = Field(None, description="an existing Ray cluster (ray://host:10001 or host:6379); default $RAY_ADDRESS, else a local runtime")
     num_cpus: float | None = Field(None, gt=0, description="CPUs each remote branch asks for (default 1; a tool's own num_cpus wins)")
     max_retries: int | None = Field(None, ge=0, description="times Ray re-runs a task whose worker died (default: config.retry's max_attempts - 1, else 3)")
+    hosts: int | None = Field(None, ge=1, description="Ray host actors that run agent branches, each many at once (default: one per cluster CPU)")
 
     @model_validator(mode="before")
     @classmethod
