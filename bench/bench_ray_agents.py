@@ -21,7 +21,6 @@ import asyncio
 import math
 import os
 import random
-import signal
 import statistics
 import tempfile
 import threading
@@ -29,20 +28,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentloom import tool
-from agentloom.models.function import FunctionModel
-from agentloom.models.types import ModelRequest
 from bench._home import scratch_home
+from tests.ray_steps import MOD, kill_mid_step, read_log, repeated_after, step_spec
 
 __all__ = ["run"]
 
 LATENCY_S = 0.2
 CONCURRENCY = 64
-MOD = "bench.bench_ray_agents"
-
-
-def numbers(n: int) -> list[int]:
-    return list(range(n))
+STEP_S = 0.3
 
 
 FAN_SPEC = """\
@@ -62,51 +55,7 @@ nodes:
 """
 
 
-@tool(cache=False)
-def step(item: int, log: str) -> str:
-    """One slow step of a branch, logged with its process.
-
-    Args:
-        item: the branch's item
-        log: the log file
-    """
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.write(f"start {item} {os.getpid()} {time.time()}\n")
-    time.sleep(0.3)
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.write(f"end {item} {os.getpid()} {time.time()}\n")
-    return f"stepped {item}"
-
-
-def _step_model(request: ModelRequest) -> Any:
-    results = [m for m in request.messages if m.role == "tool"]
-    if results:
-        return {"text": str(results[-1].content)}
-    item, log = str(request.metadata.get("question")).split("|")
-    return {"tool_calls": [{"name": "step", "arguments": {"item": int(item), "log": log}}]}
-
-
-def step_model() -> FunctionModel:
-    return FunctionModel(_step_model, name="stepper")
-
-
-FAULT_SPEC = f"""\
-version: 1
-name: ray_agents_faults
-inputs:
-  log: {{type: string}}
-  n: {{type: integer}}
-models:
-  default: {{ref: "{MOD}:step_model"}}
-tools:
-  step: "{MOD}:step"
-nodes:
-  make: {{kind: function, fn: "{MOD}:numbers", args: {{n: "{{n}}"}}}}
-  fan:
-    kind: map
-    over: make
-    node: {{kind: agent, task: "{{item}}|{{log}}", tools: [step], max_turns: 3, memory: false}}
-"""
+FAULT_SPEC = step_spec("ray_agents_faults", seconds=STEP_S)
 
 
 async def _fan(url: str, count: int, executor: str) -> float:
@@ -144,24 +93,6 @@ async def _fanout(count: int, repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _log(log: Path) -> list[tuple[str, int, int, float]]:
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    return [(k, int(i), int(p), float(t)) for k, i, p, t in (line.split() for line in lines if line.count(" ") == 3)]
-
-
-def _killer(log: Path, after_ends: int, killed: list[tuple[int, float]], stop: threading.Event) -> None:
-    while not stop.is_set():
-        entries = _log(log)
-        if sum(k == "end" for k, *_ in entries) >= after_ends:
-            ended = {(i, p) for k, i, p, _ in entries if k == "end"}
-            running = [p for k, i, p, _ in entries if k == "start" and (i, p) not in ended]
-            if running:
-                os.kill(running[-1], signal.SIGKILL)
-                killed.append((running[-1], time.time()))
-                return
-        time.sleep(0.005)
-
-
 async def _faults(trials: int, items: int, seed: int) -> list[dict[str, Any]]:
     from agentloom.graph.loader import parse_graph
 
@@ -171,7 +102,7 @@ async def _faults(trials: int, items: int, seed: int) -> list[dict[str, Any]]:
         log = Path(tempfile.mkdtemp(prefix="loom-ray-agents-")) / "steps.log"
         killed: list[tuple[int, float]] = []
         stop = threading.Event()
-        killer = threading.Thread(target=_killer, args=(log, rng.randint(1, items // 2), killed, stop), daemon=True)
+        killer = threading.Thread(target=kill_mid_step, args=(log, rng.randint(1, items // 2), killed, stop), daemon=True)
         killer.start()
         try:
             result = await parse_graph(FAULT_SPEC, base_dir=Path.cwd()).run({"log": str(log), "n": items}, executor="ray")
@@ -182,10 +113,7 @@ async def _faults(trials: int, items: int, seed: int) -> list[dict[str, Any]]:
         lost += sum(f"stepped {i}" not in texts for i in range(items))
         if killed:
             kills += 1
-            _, at = killed[0]
-            entries = _log(log)
-            done = {i for k, i, _, t in entries if k == "end" and t <= at - 0.3}
-            repeated += len({i for k, i, _, t in entries if k == "start" and t > at and i in done})
+            repeated += len(repeated_after(read_log(log), killed[0][1], STEP_S))
     return [{"case": f"host SIGKILLed mid-run, {items} agent branches of a 300 ms tool call, {trials} trials",
              "trials_with_a_kill": kills, "lost": lost, "repeated_finished": repeated}]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import threading
 import time
 from pathlib import Path
@@ -16,20 +15,14 @@ from typing import Any
 
 import pytest
 
-from agentloom import tool
 from agentloom.events import Event, ModelCall
 from agentloom.models.function import FunctionModel
 from agentloom.models.types import ModelRequest
 from agentloom.runstore import RunStore
 from tests.fakeserver import FakeOpenAIServer, Reply, last_user_text
+from tests.ray_steps import MOD, kill_mid_step, read_log, repeated_after, step_spec
 
 pytestmark = pytest.mark.ray
-
-MOD = "tests.test_ray_branches"
-
-
-def numbers(n: int) -> list[int]:
-    return list(range(n))
 
 
 def _placements(run_id: str, what: str = "branch") -> list[dict[str, Any]]:
@@ -111,58 +104,6 @@ async def test_research_teams_run_on_ray_and_stream_their_events(ray_runtime: An
 # ------------------------------------------------------------------ a host killed mid-branch
 
 
-@tool(cache=False)
-def step(item: int, log: str) -> str:
-    """Do one slow step of a branch, logging its start and end with the process.
-
-    Args:
-        item: the branch's item
-        log: the log file
-    """
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.write(f"start {item} {os.getpid()} {time.time()}\n")
-    time.sleep(0.5)
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.write(f"end {item} {os.getpid()} {time.time()}\n")
-    return f"stepped {item}"
-
-
-def _step_model(request: ModelRequest) -> Any:
-    results = [m for m in request.messages if m.role == "tool"]
-    if results:
-        return {"text": str(results[-1].content)}
-    item, log = str(request.metadata.get("question")).split("|")
-    return {"tool_calls": [{"name": "step", "arguments": {"item": int(item), "log": log}}]}
-
-
-def step_model() -> FunctionModel:
-    return FunctionModel(_step_model, name="stepper")
-
-
-KILL_SPEC = f"""\
-version: 1
-name: ray_kill
-executor: ray
-inputs:
-  log: {{type: string}}
-models:
-  default: {{ref: "{MOD}:step_model"}}
-tools:
-  step: "{MOD}:step"
-nodes:
-  make: {{kind: function, fn: "{MOD}:numbers", args: {{n: 6}}}}
-  fan:
-    kind: map
-    over: make
-    node: {{kind: agent, task: "{{item}}|{{log}}", tools: [step], max_turns: 3, memory: false}}
-"""
-
-
-def _log(log: Path) -> list[tuple[str, int, int, float]]:
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    return [(k, int(i), int(p), float(t)) for k, i, p, t in (line.split() for line in lines if line.count(" ") == 3)]
-
-
 async def test_a_host_killed_mid_branch_reruns_its_branches_and_not_finished_ones(ray_runtime: Any,
                                                                                  tmp_path: Path) -> None:
     from agentloom.graph.loader import parse_graph
@@ -170,33 +111,20 @@ async def test_a_host_killed_mid_branch_reruns_its_branches_and_not_finished_one
     log = tmp_path / "steps.log"
     killed: list[tuple[int, float]] = []
     stop = threading.Event()
-
-    def kill_one() -> None:
-        while not stop.is_set():
-            entries = _log(log)
-            if sum(k == "end" for k, *_ in entries) >= 1:
-                ended = {(i, p) for k, i, p, _ in entries if k == "end"}
-                running = [p for k, i, p, _ in entries if k == "start" and (i, p) not in ended]
-                if running:
-                    os.kill(running[-1], signal.SIGKILL)
-                    killed.append((running[-1], time.time()))
-                    return
-            time.sleep(0.005)
-
-    killer = threading.Thread(target=kill_one, daemon=True)
+    # item i's step takes 0.3 + 0.3·i s: when the first ends, later ones are surely still running
+    killer = threading.Thread(target=kill_mid_step, args=(log, 1, killed, stop), daemon=True)
     killer.start()
     try:
-        result = await parse_graph(KILL_SPEC, base_dir=tmp_path).run({"log": str(log)})
+        spec = step_spec("ray_kill", seconds=0.3, stagger=0.3, executor="ray")
+        result = await parse_graph(spec, base_dir=tmp_path).run({"log": str(log), "n": 6})
     finally:
         stop.set()
         killer.join(5)
-    assert len(killed) == 1, "no branch was running when the kill was due"
+    assert len(killed) == 1, f"no branch was running when the kill was due: {read_log(log)}"
     assert [r["text"] for r in result.output] == [f"stepped {i}" for i in range(6)]  # none lost
     pid, at = killed[0]
-    entries = _log(log)
-    done_before = {i for k, i, _, t in entries if k == "end" and t <= at - 0.3}
-    rerun = [i for k, i, _, t in entries if k == "start" and t > at and i in done_before]
-    assert rerun == [], "a branch that had finished before the kill ran again"
+    entries = read_log(log)
+    assert repeated_after(entries, at, 0.3) == set(), "a branch that had finished before the kill ran again"
     assert any(p == pid for k, _, p, _ in entries if k == "start")
     placed = {p["name"]: p["pid"] for p in _placements(result.run_id)}
     assert pid not in placed.values()  # every recorded branch finished on a live host
