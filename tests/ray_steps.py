@@ -15,7 +15,7 @@ from agentloom import tool
 from agentloom.models.function import FunctionModel
 from agentloom.models.types import ModelRequest
 
-__all__ = ["MOD", "kill_mid_step", "numbers", "read_log", "repeated_after", "step", "step_model", "step_spec"]
+__all__ = ["MOD", "kill_mid_step", "numbers", "read_log", "repeated_after", "step", "step_model", "step_spec", "victim"]
 
 MOD = "tests.ray_steps"
 
@@ -90,7 +90,9 @@ def read_log(log: Path) -> list[Entry]:
 
 def kill_mid_step(log: Path, after_ends: int, killed: list[tuple[int, float]], stop: threading.Event) -> None:
     """Once ``after_ends`` steps have ended, SIGKILL the process of a step still running (once),
-    noting its pid and the time in ``killed``; gives up when ``stop`` is set."""
+    noting its pid and the time in ``killed``; gives up when ``stop`` is set. Under load the
+    step may end (or the process move on) between the look and the kill: ``victim`` says which
+    item the kill hit."""
     while not stop.is_set():
         entries = read_log(log)
         if sum(k == "end" for k, *_ in entries) >= after_ends:
@@ -101,6 +103,11 @@ def kill_mid_step(log: Path, after_ends: int, killed: list[tuple[int, float]], s
                 killed.append((running[-1], time.time()))
                 return
         time.sleep(0.005)
+
+
+def victim(entries: list[Entry], pid: int, at: float) -> int:
+    """The item the process ``pid`` had started last before it was killed at ``at``."""
+    return max((t, i) for k, i, p, t in entries if k == "start" and p == pid and t <= at)[1]
 
 
 def repeated_after(entries: list[Entry], at: float, margin: float) -> set[int]:

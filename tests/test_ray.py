@@ -25,6 +25,7 @@ from agentloom.models.function import FunctionModel
 from agentloom.models.types import ModelRequest, ToolCall
 from agentloom.runstore import RunStore
 from agentloom.tools import ToolExecutor
+from tests.ray_steps import kill_mid_step, read_log, repeated_after, victim
 
 pytestmark = pytest.mark.ray
 
@@ -152,39 +153,14 @@ async def test_the_yaml_executor_block_selects_ray(ray_runtime: Any, tmp_path: P
     assert again.output == result.output and _placements(again.run_id) == []
 
 
-def _timed_log(log: Path) -> list[tuple[str, int, int, float]]:
-    """(start|end, item, pid, time) for every complete logged line."""
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-    return [(kind, int(item), int(pid), float(at)) for kind, item, pid, at in (line.split() for line in lines if line.count(" ") == 3)]
-
-
-def _log(log: Path) -> list[tuple[str, int, int]]:
-    return [(kind, item, pid) for kind, item, pid, _ in _timed_log(log)]
-
-
-def _kill_one_mid_branch(log: Path, after_ends: int, killed: list[tuple[int, int]], stop: threading.Event) -> None:
-    """Once ``after_ends`` branches have ended, SIGKILL a worker in the middle of a branch."""
-    while not stop.is_set():
-        entries = _log(log)
-        if sum(kind == "end" for kind, _, _ in entries) >= after_ends:
-            ended = {(item, pid) for kind, item, pid in entries if kind == "end"}
-            running = [(item, pid) for kind, item, pid in entries if kind == "start" and (item, pid) not in ended]
-            if running:
-                item, pid = running[-1]
-                os.kill(pid, signal.SIGKILL)
-                killed.append((item, pid))
-                return
-        time.sleep(0.005)
-
-
 async def test_a_worker_killed_mid_branch_is_retried_and_finished_branches_are_not_repeated(
     ray_runtime: Any, tmp_path: Path
 ) -> None:
     log = tmp_path / "branches.log"
     graph = _graph(tmp_path)
-    killed: list[tuple[int, int]] = []
+    killed: list[tuple[int, float]] = []
     stop = threading.Event()
-    killer = threading.Thread(target=_kill_one_mid_branch, args=(log, 3, killed, stop), daemon=True)
+    killer = threading.Thread(target=kill_mid_step, args=(log, 3, killed, stop), daemon=True)
     killer.start()
     try:
         result = await graph.run({"n": 10, "log": str(log)}, executor="ray")
@@ -194,11 +170,15 @@ async def test_a_worker_killed_mid_branch_is_retried_and_finished_branches_are_n
     assert len(killed) == 1, "no branch was running when the kill was due"
     expected = [i ** 3 for i in range(10)]
     assert result.output == {"cubes": expected, "sum": sum(expected)}
-    entries = _log(log)
-    ends = Counter(item for kind, item, _ in entries if kind == "end")
-    assert ends == Counter(range(10))  # every branch finished exactly once: none lost, none repeated
-    item, pid = killed[0]
-    starts = [p for kind, i, p in entries if kind == "start" and i == item]
+    entries = read_log(log)
+    pid, at = killed[0]
+    item = victim(entries, pid, at)
+    ends = Counter(i for kind, i, *_ in entries if kind == "end")
+    assert set(ends) == set(range(10))  # none lost
+    assert repeated_after(entries, at, 0.3) == set()  # none that had finished ran again
+    # only the killed branch may end twice: the kill can land after its end line, before Ray has its result
+    assert {i for i, n in ends.items() if n > 1} <= {item}
+    starts = [p for kind, i, p, _ in entries if kind == "start" and i == item]
     assert len(starts) == 2 and starts[0] == pid and starts[1] != pid  # Ray re-ran the killed one elsewhere
     placed = {p["name"]: p for p in _placements(result.run_id)}
     assert placed[f"fan[{item}]"]["pid"] == starts[1]  # the run store names the worker that finished it
@@ -207,9 +187,9 @@ async def test_a_worker_killed_mid_branch_is_retried_and_finished_branches_are_n
 async def test_a_branch_whose_worker_dies_past_its_retries_fails_alone(ray_runtime: Any, tmp_path: Path) -> None:
     log = tmp_path / "branches.log"
     graph = _graph(tmp_path)
-    killed: list[tuple[int, int]] = []
+    killed: list[tuple[int, float]] = []
     stop = threading.Event()
-    killer = threading.Thread(target=_kill_one_mid_branch, args=(log, 2, killed, stop), daemon=True)
+    killer = threading.Thread(target=kill_mid_step, args=(log, 2, killed, stop), daemon=True)
     killer.start()
     try:
         result = await graph.run({"n": 6, "log": str(log)}, executor=executor_for("ray", max_retries=0))
@@ -217,7 +197,7 @@ async def test_a_branch_whose_worker_dies_past_its_retries_fails_alone(ray_runti
         stop.set()
         killer.join(5)
     assert len(killed) == 1, "no branch was running when the kill was due"
-    item = killed[0][0]
+    item = victim(read_log(log), *killed[0])
     (failure,) = result.meta["branch_failures"]
     assert failure["index"] == item and failure["kind"] == "ExecutorError"
     assert failure["error"].startswith("branch_work could not finish on Ray after 0 retries: ") and "\n" not in failure["error"]
@@ -234,7 +214,7 @@ def test_a_killed_driver_resumes_on_ray_without_repeating_finished_branches(ray_
     args = [sys.executable, "-m", "agentloom.cli", "run", str(spec), "--input", "n=8", "--input", f"log={log}", "--json", "-q"]
     first = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while sum(kind == "end" for kind, *_ in _timed_log(log)) < 3:
+    while sum(kind == "end" for kind, *_ in read_log(log)) < 3:
         assert first.poll() is None, first.communicate()
         assert time.monotonic() < deadline, "the branches never finished"
         time.sleep(0.01)
@@ -242,7 +222,7 @@ def test_a_killed_driver_resumes_on_ray_without_repeating_finished_branches(ray_
     killed = time.time()
     first.send_signal(signal.SIGKILL)
     first.wait(30)
-    done = {item for kind, item, _, at in _timed_log(log) if kind == "end" and at <= killed - 0.4}
+    done = {item for kind, item, _, at in read_log(log) if kind == "end" and at <= killed - 0.4}
     assert 3 <= len(done) < 8, "the kill came too late to test anything"
 
     with RunStore(loom_home / "runs.db") as store:
@@ -252,9 +232,9 @@ def test_a_killed_driver_resumes_on_ray_without_repeating_finished_branches(ray_
     assert resumed.returncode == 0, resumed.stderr
     expected = [i ** 3 for i in range(8)]
     assert json.loads(resumed.stdout)["output"] == {"cubes": expected, "sum": sum(expected)}
-    again = [item for kind, item, _, at in _timed_log(log) if kind == "start" and at > killed and item in done]
+    again = [item for kind, item, _, at in read_log(log) if kind == "start" and at > killed and item in done]
     assert again == [], "a branch that had finished before the kill ran again"
-    assert {item for kind, item, *_ in _timed_log(log) if kind == "end"} == set(range(8))
+    assert {item for kind, item, *_ in read_log(log) if kind == "end"} == set(range(8))
 
 
 # ------------------------------------------------------------------ an agent's remote tool in a graph
