@@ -71,6 +71,22 @@ async def test_a_verifier_node_fails_an_answer_its_agent_marked_ungrounded() -> 
     ungrounded = to_candidate({"text": "800 watts", "grounded": False}, 1, "a-1")
     verdicts = await CombinedVerifier([Lenient()], "v").verify([grounded, ungrounded])
     assert [v.passed for v in verdicts] == [True, False] and "ungrounded" in verdicts[1].feedback
+    assert [v.score for v in verdicts] == [1.0, 0.0] and verdicts[1].meta["text_score"] == 1.0  # never ranked first
+
+
+async def test_a_failed_ungrounded_branch_is_not_refined_as_a_confident_one() -> None:
+    """A research round whose one answer is ungrounded fails verification; the next round must not
+    read it as a branch that is "already confident" (its text score came from agreeing with itself)."""
+    from pathlib import Path
+
+    from agentloom.graph.loader import load_graph
+    from agentloom.runstore import RunStore
+
+    graph = load_graph(Path(__file__).resolve().parent.parent / "examples" / "deep_research.yaml")
+    result = await graph.run({"question": "What colour is the mayor's bicycle in Zorbania?"})
+    with RunStore() as store:
+        plans = [e["data"] for e in store.events(result.run_id, "decision") if e["name"] == "plan"]
+    assert len(plans) == 2 and "already confident" not in plans[1]["reason"]
 
 
 def test_loom_ask_says_when_an_answer_is_ungrounded(capsys: object, monkeypatch: object) -> None:

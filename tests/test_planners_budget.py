@@ -46,7 +46,7 @@ async def test_widens_to_where_marginal_gain_meets_the_threshold() -> None:
     # 0.818/3*(2/3)^4 = 0.054, a 6th 0.036 < 0.05; one round left, so all five run now
     assert plan.width == 5 and plan.estimates["p"] == pytest.approx(1 / 3, abs=1e-4)
     assert plan.estimates["f_max"] == pytest.approx(0.45 / 0.55, abs=1e-4) and plan.estimates["n_star"] == 8
-    assert "one more would add 0.036 < threshold 0.05" in plan.reason
+    assert "one more would add 0.036 for 1 llm_calls, 0.036 per llm_call < threshold 0.05" in plan.reason
     assert plan.estimates["F"] == pytest.approx(0.45 / 0.55 * (1 - (2 / 3) ** 5), abs=1e-4)
 
 

@@ -225,7 +225,8 @@ class BudgetPlanner(PlannerBase):
             limit = {n_star: "the saturation point N*"}.get(cap, "what the budget affords")
             worth = f"{target} branch(es) (capped by {limit}, N*={n_star})"
         else:
-            worth = f"{target} branch(es); one more would add {rejected:.3f} < threshold {self.min_gain_per_cost:g} per {self.unit}"
+            worth = (f"{target} branch(es); one more would add {rejected:.3f} for {cost:g} {self.unit}, "
+                     f"{rejected / cost:.3f} per {self.unit.rstrip('s')} < threshold {self.min_gain_per_cost:g}")
         why = f"width {width}: p≈{p:.2f}, Fmax≈{f_max:.2f}, F({target})={est['F']:.2f} from {worth}"
         if width == self.max_width and width < round(target / depth_left):
             why += f"; at most max_width={self.max_width} per round"

@@ -112,13 +112,15 @@ class CombinedVerifier:
 
 
 def _fail_ungrounded(candidates: Any, verdicts: list[Any]) -> list[Any]:
-    """An answer its agent marked ungrounded (it cites nothing the run looked up) fails, whatever
-    the verifiers thought of its text."""
+    """An answer its agent marked ungrounded (it cites nothing the run looked up) fails and scores
+    0, whatever the verifiers thought of its text: so it is never ranked above a grounded answer,
+    and a planner never reads it as a confident branch (its text score stays in ``meta``)."""
     out = []
     for candidate, verdict in zip(candidates, verdicts, strict=False):
-        if getattr(candidate, "meta", {}).get("grounded") is False and verdict.passed is not False:
+        if getattr(candidate, "meta", {}).get("grounded") is False and (verdict.passed is not False or verdict.score):
             note = "ungrounded: the answer cites nothing the run looked up"
-            verdict = dataclasses.replace(verdict, passed=False, feedback=f"{verdict.feedback}\n{note}".strip())
+            verdict = dataclasses.replace(verdict, passed=False, score=0.0, feedback=f"{verdict.feedback}\n{note}".strip(),
+                                          meta={**verdict.meta, "text_score": verdict.score})
         out.append(verdict)
     return out + list(verdicts[len(out):])
 
