@@ -126,9 +126,12 @@ class LiveGates:
         self._spend_approved = bool(decision.get("approve"))
         return self._spend_approved
 
-    def call_gate(self, budget: Budget) -> CallGate:
+    def call_gate(self) -> CallGate:
         """The gate in front of every model call of the run (the DAG planner's, a thread's, the
-        final answer's), checking ``spend_gate`` against the run's ``budget``; a denial raises."""
+        final answer's), checking ``spend_gate`` against the run's budget; a denial raises."""
+        if self.budget is None:
+            raise ConfigError(f"{self.name}: a spend gate needs the run's budget")
+        budget = self.budget
 
         async def gate(request: ModelRequest) -> None:
             if not await self.spend_gate(budget):

@@ -194,7 +194,7 @@ class Agent:
                     if gates is not None:
                         gated.enter_context(use_gate(gates.tool_gate))
                         if gates.spec.spend_over is not None:
-                            gated.enter_context(use_call_gate(gates.call_gate(scope.budget)))
+                            gated.enter_context(use_call_gate(gates.call_gate()))
                     result = await self._loop(task, scope.budget, opened, gates)
             result = result.with_(run_id=scope.run_id)
             scope.output = {"output": _jsonable(result.output), "citations": [c.to_dict() for c in result.citations]}
