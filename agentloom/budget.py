@@ -227,7 +227,7 @@ class Budget:
                         )
             for node in self._path():
                 node.reserved = node.reserved + estimate
-        root = self._root()
+        root = self.root()
         if root._shared is None:
             return Reservation(self, estimate, what, next(_ids))
         try:  # outside the lock: a database round trip must not hold up the other branches
@@ -240,7 +240,8 @@ class Budget:
         root._shared_totals = totals
         return Reservation(self, estimate, what, next(_ids), shared_id=hold_id)
 
-    def _root(self) -> Budget:
+    def root(self) -> Budget:
+        """The top of this budget's tree (the run's budget): what limits every branch together."""
         node = self
         while node.parent is not None:
             node = node.parent
@@ -266,7 +267,7 @@ class Budget:
                             node.overshoot[key] = over
                             crossed.append((node.name, key, over, limit))
         self._log("settle", reservation.what, actual)
-        root = self._root()
+        root = self.root()
         if root._shared is not None and reservation.shared_id is not None:
             shared_crossed, root._shared_totals = root._shared.settle(reservation.shared_id, actual, reservation.what)
             with self._lock:
@@ -286,7 +287,7 @@ class Budget:
             reservation.done = True
             for node in self._path():
                 node.reserved = node.reserved - reservation.amount
-        root = self._root()
+        root = self.root()
         if root._shared is not None and reservation.shared_id is not None:
             root._shared.release(reservation.shared_id)
         self._log("release", reservation.what, reservation.amount)

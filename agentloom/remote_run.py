@@ -64,9 +64,7 @@ def link_here() -> RunLink:
 
     ctx = tracing.current()
     budget = ctx.budget if ctx is not None else None
-    root = budget
-    while root is not None and root.parent is not None:
-        root = root.parent
+    root = budget.root() if budget is not None else None
     executor = executors.current()
     ray = (float(getattr(executor, "num_cpus", 1.0)), int(getattr(executor, "max_retries", 3))) if executor.name == "ray" else None
     return RunLink(

@@ -43,10 +43,7 @@ def gated_planner(node: Any) -> bool:
 
 def _root_budget() -> Budget | None:
     ctx = tracing.current()
-    budget = ctx.budget if ctx is not None else None
-    while budget is not None and budget.parent is not None:
-        budget = budget.parent
-    return budget
+    return ctx.budget.root() if ctx is not None and ctx.budget is not None else None
 
 
 def _spent(budget: Budget | None) -> dict[str, Any]:

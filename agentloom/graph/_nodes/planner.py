@@ -34,10 +34,9 @@ class _Verdictish:
 def _spent(unit: str) -> float | None:
     """The whole run's spend so far in ``unit`` (None outside a budgeted run)."""
     ctx = tracing.current()
-    budget = ctx.budget if ctx is not None else None
-    while budget is not None and budget.parent is not None:
-        budget = budget.parent
-    return None if budget is None else float(getattr(budget.spent, unit, 0) or 0)
+    if ctx is None or ctx.budget is None:
+        return None
+    return float(getattr(ctx.budget.root().spent, unit, 0) or 0)
 
 
 def _feedback(n: Any, name: str, scope: Mapping[str, Any]) -> tuple[Any, list[dict[str, Any]]]:

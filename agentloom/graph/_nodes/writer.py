@@ -48,9 +48,7 @@ def _usage_for_report(scope: Mapping[str, Any]) -> dict[str, Any]:
     from agentloom.result import UsageSummary
 
     ctx = tracing.current()
-    budget = ctx.budget if ctx is not None else None
-    while budget is not None and budget.parent is not None:
-        budget = budget.parent
+    budget = ctx.budget.root() if ctx is not None and ctx.budget is not None else None
     usage: dict[str, Any] = UsageSummary.from_budget(budget).to_dict() if budget is not None else {}
     hits = 0
     for value in scope.values():
